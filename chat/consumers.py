@@ -1,0 +1,183 @@
+"""The websocket at /ws/chat/ (docs/websocket-protocol.md). Thin by design: it authenticates,
+validates frames, checks ownership by query, and delegates to chat.generation."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat import generation, services
+from chat.frames import FrameError, parse_frame
+from chat.selectors import conversation_get_for_user, message_get_for_user
+from chat.serializers import conversation_to_dict, message_to_dict
+
+log = logging.getLogger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+
+ERROR_TEXT = {
+    "not_found": "That conversation or message does not exist.",
+    "busy": "An answer is still being generated in this conversation. Stop it or wait.",
+    "not_retryable": "Only the last answer of a conversation can be retried, once it has ended.",
+    "rate_limited": "You are sending messages too quickly. Wait a minute and try again.",
+    "too_many_generations": "You have too many answers generating at once. Wait for one to end.",
+}
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    conversation_id: int | None = None
+
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user_group = generation.user_group(self.user.pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "user_group", None):
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+        await self._leave_conversation()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = parse_frame(text_data, bytes_data, max_bytes=settings.MAX_WS_FRAME_BYTES)
+            handler = getattr(self, f"_on_{frame['type']}")
+            await handler(frame)
+        except FrameError as error:
+            await self._send_error(error.code, error.message, error.request_type)
+        except Exception:
+            # Keep the socket usable; the log has the traceback, the user a plain message.
+            log.exception("websocket command failed")
+            await self._send_error(
+                "internal_error", "The server failed to handle that request.", None
+            )
+
+    # -- commands -------------------------------------------------------------------------------
+    async def _on_subscribe(self, frame: dict) -> None:
+        conversation = await self._owned_conversation(frame)
+        await self._subscribe(conversation)
+
+    async def _on_send(self, frame: dict) -> None:
+        if frame["conversation_id"] is None:
+            conversation = await database_sync_to_async(services.conversation_create)(
+                owner=self.user, first_text=frame["content"], model=frame["model"]
+            )
+            created = conversation_to_dict(conversation)
+            await self._send_json(
+                {
+                    "type": "conversation.created",
+                    "conversation": created,
+                    "client_id": frame["client_id"],
+                }
+            )
+            await generation.group_send(
+                self.user_group, {"type": "conversation.created", "conversation": created}
+            )
+            await self._subscribe(conversation)
+        else:
+            conversation = await self._owned_conversation(frame)
+        try:
+            sent = await generation.generation_send(
+                conversation=conversation, text=frame["content"]
+            )
+        except services.ConversationBusy as exc:
+            raise FrameError("busy", ERROR_TEXT["busy"], "send") from exc
+        except services.RateLimited as exc:
+            raise FrameError("rate_limited", ERROR_TEXT["rate_limited"], "send") from exc
+        except services.TooManyGenerations as exc:
+            raise FrameError(
+                "too_many_generations", ERROR_TEXT["too_many_generations"], "send"
+            ) from exc
+        await generation.group_send(
+            generation.conversation_group(conversation.pk),
+            {
+                "type": "messages.added",
+                "conversation_id": conversation.pk,
+                "messages": [
+                    message_to_dict(sent.user_message),
+                    message_to_dict(sent.assistant_message),
+                ],
+            },
+        )
+
+    async def _on_stop(self, frame: dict) -> None:
+        conversation = await self._owned_conversation(frame)
+        await generation.generation_stop(conversation=conversation)
+
+    async def _on_retry(self, frame: dict) -> None:
+        message = await database_sync_to_async(message_get_for_user)(
+            user=self.user, message_id=frame["message_id"]
+        )
+        if message is None:
+            raise FrameError("not_found", ERROR_TEXT["not_found"], "retry")
+        try:
+            message = await generation.generation_retry(message=message)
+        except services.NotRetryable as exc:
+            raise FrameError("not_retryable", ERROR_TEXT["not_retryable"], "retry") from exc
+        except services.ConversationBusy as exc:
+            raise FrameError("busy", ERROR_TEXT["busy"], "retry") from exc
+        except services.RateLimited as exc:
+            raise FrameError("rate_limited", ERROR_TEXT["rate_limited"], "retry") from exc
+        except services.TooManyGenerations as exc:
+            raise FrameError(
+                "too_many_generations", ERROR_TEXT["too_many_generations"], "retry"
+            ) from exc
+        await generation.group_send(
+            generation.conversation_group(message.conversation_id),
+            {
+                "type": "message.reset",
+                "conversation_id": message.conversation_id,
+                "message": message_to_dict(message),
+            },
+        )
+
+    # -- helpers --------------------------------------------------------------------------------
+    async def _owned_conversation(self, frame: dict):
+        conversation = await database_sync_to_async(conversation_get_for_user)(
+            user=self.user, conversation_id=frame["conversation_id"]
+        )
+        if conversation is None:
+            raise FrameError("not_found", ERROR_TEXT["not_found"], frame["type"])
+        return conversation
+
+    async def _subscribe(self, conversation) -> None:
+        # Join first, snapshot second: every later frame is then either inside the snapshot
+        # or delivered to us (docs/websocket-protocol.md, "Sequence numbers").
+        await self._leave_conversation()
+        self.conversation_id = conversation.pk
+        await self.channel_layer.group_add(
+            generation.conversation_group(conversation.pk), self.channel_name
+        )
+        await self._send_json(await generation.conversation_snapshot(conversation=conversation))
+
+    async def _leave_conversation(self) -> None:
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(
+                generation.conversation_group(self.conversation_id), self.channel_name
+            )
+            self.conversation_id = None
+
+    async def _send_json(self, payload: dict) -> None:
+        await self.send(text_data=json.dumps(payload, ensure_ascii=False))
+
+    async def _send_error(self, code: str, message: str, request_type: str | None) -> None:
+        await self._send_json(
+            {"type": "error", "code": code, "message": message, "request_type": request_type}
+        )
+
+    # -- channel layer events -------------------------------------------------------------------
+    async def chat_frame(self, event: dict) -> None:
+        frame = event["frame"]
+        conversation_id = frame.get("conversation_id")
+        # A socket only receives frames for the conversation it is subscribed to now (a late
+        # frame from a group it just left is dropped), and user-level sidebar frames.
+        if conversation_id is not None and conversation_id != self.conversation_id:
+            return
+        await self._send_json(frame)

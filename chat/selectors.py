@@ -1,0 +1,82 @@
+"""Reads. Every lookup of an object a client names goes through a *_for_user selector, so the
+ownership check lives in the query and cannot be forgotten by a caller."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from chat.models import Conversation, Message
+
+
+def conversation_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(owner=user, archived=False).only(
+        "id", "title", "model", "updated_at", "pinned"
+    )
+
+
+def conversation_get_for_user(
+    *, user: AbstractBaseUser, conversation_id: int
+) -> Conversation | None:
+    return Conversation.objects.filter(owner=user, pk=conversation_id).first()
+
+
+def message_get_for_user(*, user: AbstractBaseUser, message_id: int) -> Message | None:
+    return (
+        Message.objects.select_related("conversation")
+        .filter(conversation__owner=user, pk=message_id)
+        .first()
+    )
+
+
+def conversation_messages(*, conversation: Conversation) -> list[Message]:
+    return list(conversation.messages.order_by("id"))
+
+
+def conversation_last_message(*, conversation: Conversation) -> Message | None:
+    return conversation.messages.order_by("-id").first()
+
+
+def history_for_upstream(*, conversation: Conversation, before_id: int) -> list[dict]:
+    """The messages sent to the model for the assistant message `before_id`.
+
+    Earlier reasoning is not replayed: MiniMax's chat template drops the thinking of previous
+    user turns anyway, so sending it would only cost input tokens (docs/architecture.md).
+    Failed or interrupted answers with no text are left out; partial (stopped) answers stay,
+    because the user saw them and may refer to them.
+    """
+    history: list[dict] = []
+    if conversation.system_prompt.strip():
+        history.append({"role": "system", "content": conversation.system_prompt})
+    for message in conversation.messages.filter(id__lt=before_id).order_by("id"):
+        if message.role == Message.Role.ASSISTANT and not message.content.strip():
+            continue
+        history.append({"role": message.role, "content": message.content})
+    return history
+
+
+def heartbeat_is_stale(heartbeat_at: datetime | None) -> bool:
+    if heartbeat_at is None:
+        return True
+    limit = timedelta(seconds=settings.GENERATION_STALE_SECONDS)
+    return timezone.now() - heartbeat_at > limit
+
+
+def user_active_generation_count(*, user_id: int) -> int:
+    fresh_after = timezone.now() - timedelta(seconds=settings.GENERATION_STALE_SECONDS)
+    return Message.objects.filter(
+        conversation__owner_id=user_id,
+        status=Message.Status.STREAMING,
+        heartbeat_at__gte=fresh_after,
+    ).count()
+
+
+def user_recent_message_count(*, user_id: int, seconds: int = 60) -> int:
+    since = timezone.now() - timedelta(seconds=seconds)
+    return Message.objects.filter(
+        conversation__owner_id=user_id, role=Message.Role.USER, created_at__gte=since
+    ).count()

@@ -1,0 +1,212 @@
+"""Writes. Views, the consumer and the generation all change data through these functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from chat.crypto import encrypt_secret, rotate_secret
+from chat.models import DEFAULT_MODEL, MODEL_CHOICES, Conversation, Message, ProviderKey
+from chat.selectors import heartbeat_is_stale
+
+TITLE_LENGTH = 60
+
+
+class ConversationBusy(Exception):
+    """A generation is already running in this conversation."""
+
+
+class NotRetryable(Exception):
+    """Only the last assistant message of a conversation, once it has ended, can be retried."""
+
+
+class RateLimited(Exception):
+    """The user sent more messages in the last minute than MAX_MESSAGES_PER_MINUTE."""
+
+
+class TooManyGenerations(Exception):
+    """The user already has MAX_CONCURRENT_GENERATIONS_PER_USER answers streaming."""
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    user_message: Message
+    assistant_message: Message
+
+
+def title_from_text(text: str) -> str:
+    words = " ".join(text.split())
+    if len(words) <= TITLE_LENGTH:
+        return words or "New chat"
+    cut = words[:TITLE_LENGTH].rsplit(" ", 1)[0] or words[:TITLE_LENGTH]
+    return cut + "…"
+
+
+def conversation_create(
+    *, owner: AbstractBaseUser, first_text: str, model: str = DEFAULT_MODEL
+) -> Conversation:
+    if model not in dict(MODEL_CHOICES):
+        model = DEFAULT_MODEL
+    return Conversation.objects.create(owner=owner, title=title_from_text(first_text), model=model)
+
+
+def message_interrupt_if_stale(*, message: Message) -> bool:
+    """Mark a streaming row whose process died as interrupted. Returns True if it changed."""
+    if message.status != Message.Status.STREAMING or not heartbeat_is_stale(message.heartbeat_at):
+        return False
+    changed = Message.objects.filter(
+        pk=message.pk, status=Message.Status.STREAMING, heartbeat_at=message.heartbeat_at
+    ).update(status=Message.Status.INTERRUPTED, updated_at=timezone.now())
+    if changed:
+        message.refresh_from_db()
+    return bool(changed)
+
+
+def conversation_interrupt_stale(*, conversation: Conversation, live_ids: set[int]) -> None:
+    for message in conversation.messages.filter(status=Message.Status.STREAMING):
+        if message.pk not in live_ids:
+            message_interrupt_if_stale(message=message)
+
+
+def _assistant_placeholder(*, conversation: Conversation, demo: bool) -> Message:
+    now = timezone.now()
+    return Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        model=conversation.model,
+        demo=demo,
+        started_at=now,
+        heartbeat_at=now,
+    )
+
+
+def message_send(*, conversation: Conversation, text: str, demo: bool) -> SentMessage:
+    """Store the user's message and a streaming assistant placeholder, atomically.
+
+    The partial unique index on (conversation, status=streaming) makes "one generation per
+    conversation" hold across processes, not just inside this one.
+    """
+    try:
+        with transaction.atomic():
+            user_message = Message.objects.create(
+                conversation=conversation, role=Message.Role.USER, content=text
+            )
+            assistant = _assistant_placeholder(conversation=conversation, demo=demo)
+            Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+    except IntegrityError as exc:
+        raise ConversationBusy from exc
+    conversation.refresh_from_db(fields=["updated_at"])
+    return SentMessage(user_message=user_message, assistant_message=assistant)
+
+
+RETRYABLE_STATUSES = {
+    Message.Status.FAILED,
+    Message.Status.STOPPED,
+    Message.Status.INTERRUPTED,
+    Message.Status.COMPLETE,
+}
+
+
+def message_reset_for_retry(*, message: Message, demo: bool) -> Message:
+    """Reset the last assistant message of its conversation so it can stream again."""
+    last = message.conversation.messages.order_by("-id").first()
+    if (
+        message.role != Message.Role.ASSISTANT
+        or last is None
+        or last.pk != message.pk
+        or message.status not in RETRYABLE_STATUSES
+    ):
+        raise NotRetryable
+    now = timezone.now()
+    fields = {
+        "content": "",
+        "reasoning": "",
+        "status": Message.Status.STREAMING,
+        "finish_reason": "",
+        "error_code": "",
+        "error_message": "",
+        "error_status": None,
+        "error_retryable": False,
+        "request_id": "",
+        "demo": demo,
+        "model": message.conversation.model,
+        "prompt_tokens": None,
+        "completion_tokens": None,
+        "reasoning_tokens": None,
+        "cached_tokens": None,
+        "total_tokens": None,
+        "first_reasoning_ms": None,
+        "first_answer_ms": None,
+        "reasoning_ms": None,
+        "total_ms": None,
+        "started_at": now,
+        "heartbeat_at": now,
+        "stream_seq": 0,
+        "stop_requested": False,
+        "updated_at": now,
+    }
+    try:
+        with transaction.atomic():
+            changed = Message.objects.filter(pk=message.pk, status__in=RETRYABLE_STATUSES).update(
+                **fields
+            )
+    except IntegrityError as exc:
+        raise ConversationBusy from exc
+    if not changed:
+        raise NotRetryable
+    message.refresh_from_db()
+    return message
+
+
+def message_checkpoint(*, message_id: int, fields: dict) -> bool:
+    """Save streamed text and bookkeeping; returns whether a Stop was requested meanwhile."""
+    Message.objects.filter(pk=message_id).update(
+        heartbeat_at=timezone.now(), updated_at=timezone.now(), **fields
+    )
+    return Message.objects.filter(pk=message_id, stop_requested=True).exists()
+
+
+def message_finish(*, message_id: int, fields: dict) -> Message:
+    Message.objects.filter(pk=message_id).update(
+        heartbeat_at=timezone.now(), updated_at=timezone.now(), **fields
+    )
+    message = Message.objects.select_related("conversation").get(pk=message_id)
+    Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
+    return message
+
+
+def message_request_stop(*, conversation: Conversation) -> bool:
+    """Flag the conversation's streaming message for the process that owns it."""
+    return bool(
+        Message.objects.filter(conversation=conversation, status=Message.Status.STREAMING).update(
+            stop_requested=True
+        )
+    )
+
+
+def provider_key_set(*, provider_key: ProviderKey, plaintext: str) -> None:
+    plaintext = plaintext.strip()
+    provider_key.encrypted_key = encrypt_secret(plaintext)
+    provider_key.key_tail = plaintext[-4:]
+
+
+def provider_key_record_use(*, provider_key_id: int) -> None:
+    ProviderKey.objects.filter(pk=provider_key_id).update(
+        request_count=F("request_count") + 1, last_used_at=timezone.now()
+    )
+
+
+def provider_keys_rotate() -> int:
+    """Re-encrypt every stored key with the newest FIELD_ENCRYPTION_KEYS entry."""
+    count = 0
+    with transaction.atomic():
+        for provider_key in ProviderKey.objects.select_for_update():
+            provider_key.encrypted_key = rotate_secret(provider_key.encrypted_key)
+            provider_key.save(update_fields=["encrypted_key", "updated_at"])
+            count += 1
+    return count

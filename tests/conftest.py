@@ -1,0 +1,23 @@
+"""Shared fixtures: a small world of users who may and may not see things."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def alice(db):
+    return get_user_model().objects.create_user("alice", password=PASSWORD)
+
+
+@pytest.fixture
+def bob(db):
+    return get_user_model().objects.create_user("bob", password=PASSWORD)
+
+
+@pytest.fixture
+def admin_user_(db):
+    return get_user_model().objects.create_superuser("root", password=PASSWORD)

@@ -1,0 +1,87 @@
+"""Helpers to drive /ws/chat/ through the real ASGI application with a logged-in session."""
+
+from __future__ import annotations
+
+import json
+
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from minimax_web.asgi import application
+
+ORIGIN = b"http://localhost"
+
+
+@sync_to_async
+def session_cookie_for(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+async def connect(user=None, *, origin: bytes = ORIGIN) -> tuple[WebsocketCommunicator, bool]:
+    headers = [(b"origin", origin), (b"host", b"localhost")]
+    if user is not None:
+        headers.append((b"cookie", f"sessionid={await session_cookie_for(user)}".encode()))
+    communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+async def send(communicator: WebsocketCommunicator, frame: dict) -> None:
+    await communicator.send_to(text_data=json.dumps(frame))
+
+
+async def receive(communicator: WebsocketCommunicator, timeout: float = 10) -> dict:
+    return json.loads(await communicator.receive_from(timeout=timeout))
+
+
+async def receive_type(communicator: WebsocketCommunicator, frame_type: str, timeout=10) -> dict:
+    """The next frame of `frame_type`, skipping others."""
+    while True:
+        frame = await receive(communicator, timeout)
+        if frame["type"] == frame_type:
+            return frame
+
+
+class Transcript:
+    """Applies delta/end frames to messages by the protocol's sequence rules."""
+
+    def __init__(self) -> None:
+        self.messages: dict[int, dict] = {}
+        self.frames: list[dict] = []
+
+    def apply_snapshot(self, snapshot: dict) -> None:
+        for message in snapshot["messages"]:
+            self.messages[message["id"]] = dict(message)
+
+    def apply(self, frame: dict) -> None:
+        self.frames.append(frame)
+        if frame["type"] == "snapshot":
+            self.apply_snapshot(frame)
+        elif frame["type"] == "messages.added":
+            for message in frame["messages"]:
+                self.messages.setdefault(message["id"], dict(message))
+        elif frame["type"] == "message.reset":
+            self.messages[frame["message"]["id"]] = dict(frame["message"])
+        elif frame["type"] in ("delta", "end"):
+            message = self.messages[frame["message_id"]]
+            if frame["seq"] <= message["seq"]:
+                return
+            assert frame["seq"] == message["seq"] + 1, f"gap: {message['seq']} -> {frame['seq']}"
+            if frame["type"] == "delta":
+                message["content"] += frame["content"]
+                message["reasoning"] += frame["reasoning"]
+                message["seq"] = frame["seq"]
+            else:
+                self.messages[frame["message_id"]] = dict(frame["message"])
+
+
+async def run_until_end(communicator, transcript: Transcript, timeout: float = 20) -> dict:
+    """Apply frames until an `end` frame; return it."""
+    while True:
+        frame = await receive(communicator, timeout)
+        transcript.apply(frame)
+        if frame["type"] == "end":
+            return frame
