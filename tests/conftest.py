@@ -21,3 +21,12 @@ def bob(db):
 @pytest.fixture
 def admin_user_(db):
     return get_user_model().objects.create_superuser("root", password=PASSWORD)
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # The manifest storage needs `collectstatic` first; tests render templates without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
