@@ -1,0 +1,33 @@
+"""Client for DashScope's OpenAI-compatible streaming API. Framework-free: no Django imports."""
+
+from .client import (
+    ChatRequest,
+    UpstreamTarget,
+    aclose_http_clients,
+    http_client,
+    stream_chat,
+)
+from .events import (
+    AnswerDelta,
+    Event,
+    Failure,
+    Finish,
+    ReasoningDelta,
+    ResponseStarted,
+    Usage,
+)
+
+__all__ = [
+    "AnswerDelta",
+    "ChatRequest",
+    "Event",
+    "Failure",
+    "Finish",
+    "ReasoningDelta",
+    "ResponseStarted",
+    "UpstreamTarget",
+    "Usage",
+    "aclose_http_clients",
+    "http_client",
+    "stream_chat",
+]
