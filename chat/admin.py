@@ -41,8 +41,15 @@ class ConversationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
-        "id", "conversation", "role", "status", "finish_reason", "model", "total_tokens",
-        "total_ms", "created_at",
+        "id",
+        "conversation",
+        "role",
+        "status",
+        "finish_reason",
+        "model",
+        "total_tokens",
+        "total_ms",
+        "created_at",
     )
     list_filter = ("role", "status", "finish_reason", "demo", "model")
     search_fields = ("content", "conversation__title", "request_id", "error_code")
@@ -91,13 +98,27 @@ class ProviderKeyForm(forms.ModelForm):
 class ProviderKeyAdmin(admin.ModelAdmin):
     form = ProviderKeyForm
     list_display = (
-        "name", "masked_key", "base_url", "enabled", "is_default", "request_count", "last_used_at",
+        "name",
+        "masked_key",
+        "base_url",
+        "enabled",
+        "is_default",
+        "request_count",
+        "last_used_at",
     )
     list_filter = ("enabled", "is_default")
     readonly_fields = ("masked_key", "request_count", "last_used_at", "created_at", "updated_at")
     fields = (
-        "name", "base_url", "api_key", "masked_key", "enabled", "is_default",
-        "request_count", "last_used_at", "created_at", "updated_at",
+        "name",
+        "base_url",
+        "api_key",
+        "masked_key",
+        "enabled",
+        "is_default",
+        "request_count",
+        "last_used_at",
+        "created_at",
+        "updated_at",
     )
 
     @admin.display(description="Key")

@@ -29,7 +29,7 @@ def demo_transport() -> httpx.AsyncBaseTransport:
     from chat.fakeupstream.transport import FakeUpstreamTransport
 
     return FakeUpstreamTransport(
-        Scenario(tokens_per_second=settings.OFFLINE_DEMO_TPS, answer="demo")
+        Scenario(tokens_per_second=settings.OFFLINE_DEMO_TPS, answer="demo", reasoning_tokens=None)
     )
 
 
