@@ -5,11 +5,6 @@ Chromium driven by Playwright. Nothing here downloads a browser."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from chat.fakeupstream.testing import RunningFake, start_fake_upstream
+from tests.liveserver import PASSWORD, REPO, USERNAME, LiveApp, app_env, prepare, run_daphne
 
-REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,109 +24,28 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-USERNAME = "tester"
-PASSWORD = "e2e-password-not-secret"
 
 
 @dataclass(frozen=True)
-class LiveApp:
+class E2EApp:
     url: str
     fake: RunningFake
-    log_path: Path
+    app: LiveApp
 
     def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _manage(env: dict, *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=env,
-        check=True,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-    )
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited:\n{log_path.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"daphne did not become healthy:\n{log_path.read_text(errors='replace')}")
+        return self.app.logs()
 
 
 @pytest.fixture(scope="session")
-def live_app(tmp_path_factory) -> Iterator[LiveApp]:
+def live_app(tmp_path_factory) -> Iterator[E2EApp]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
     data_dir = tmp_path_factory.mktemp("data")
     with start_fake_upstream(["--tps", "60"]) as fake:
-        env = {
-            **os.environ,
-            "DATA_DIR": str(data_dir),
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DASHSCOPE_API_KEY": "sk-e2e",
-            "DASHSCOPE_BASE_URL": fake.url,
-            "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("DATABASE_URL", None)
-        env.pop("REDIS_URL", None)
-        _manage(env, "migrate", "--noinput")
-        _manage(env, "collectstatic", "--noinput", "--verbosity", "0")
-        _manage(
-            env,
-            "createsuperuser",
-            "--noinput",
-            "--username",
-            USERNAME,
-            "--email",
-            "tester@example.com",
-        )
-        port = _free_port()
-        log_path = data_dir / "daphne.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "daphne",
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "minimax_web.asgi:application",
-                ],
-                cwd=REPO,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                _wait_healthy(url, process, log_path)
-                yield LiveApp(url=url, fake=fake, log_path=log_path)
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        env = app_env(data_dir, fake.url)
+        prepare(env)
+        with run_daphne(env, data_dir / "daphne.log") as app:
+            yield E2EApp(url=app.url, fake=fake, app=app)
 
 
 @pytest.fixture(scope="session")
@@ -168,7 +82,7 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
-def log_in(page, live_app: LiveApp) -> None:
+def log_in(page, live_app: E2EApp) -> None:
     page.goto(f"{live_app.url}/login/")
     page.fill("input[name=username]", USERNAME)
     page.fill("input[name=password]", PASSWORD)

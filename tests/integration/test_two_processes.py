@@ -1,0 +1,125 @@
+"""Two Daphne processes sharing one database and Redis (DESIGN §7 level 5): a socket on one
+process follows a generation that runs on the other, and Stop reaches the owning process.
+Runs when REDIS_URL is set (.ci/run sets it); the in-memory layer cannot cross processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+
+import pytest
+import websockets
+
+from chat.fakeupstream.testing import start_fake_upstream
+from tests.liveserver import app_env, login_cookie, prepare, run_daphne
+
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (two processes)"),
+]
+
+
+@pytest.fixture(scope="module")
+def two_apps(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("two-proc")
+    with start_fake_upstream(["--tps", "40"]) as fake:
+        # SQLite in WAL mode is shared safely by two processes on one machine; the channel
+        # layer is the part under test here.
+        env = app_env(data_dir, fake.url, REDIS_URL=os.environ["REDIS_URL"])
+        prepare(env)
+        with (
+            run_daphne(env, data_dir / "a.log") as first,
+            run_daphne(env, data_dir / "b.log") as second,
+        ):
+            yield first, second, login_cookie(first)
+
+
+async def _open(app, cookie: str):
+    return await websockets.connect(
+        app.ws_url, origin=app.url, additional_headers={"Cookie": f"sessionid={cookie}"}
+    )
+
+
+async def _next(socket, frame_type: str | None = None, timeout: float = 15) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        raw = await _recv(socket, deadline)
+        frame = json.loads(raw)
+        if frame_type is None or frame["type"] == frame_type:
+            return frame
+
+
+async def _recv(socket, deadline: float) -> str:
+    return await asyncio.wait_for(socket.recv(), timeout=max(0.1, deadline - time.monotonic()))
+
+
+async def _follow(socket, conversation_id: int, message_id: int) -> tuple[dict, int]:
+    """Apply frames by the protocol's rules, re-subscribing on a gap, until `end`.
+    Returns the assembled message and how many times a gap forced a new snapshot."""
+    resubscribes = 0
+    message: dict | None = None
+    await socket.send(json.dumps({"type": "subscribe", "conversation_id": conversation_id}))
+    while True:
+        frame = await _next(socket)
+        if frame["type"] == "snapshot":
+            message = next(m for m in frame["messages"] if m["id"] == message_id)
+            if message["status"] != "streaming":
+                return message, resubscribes
+        elif frame["type"] in ("delta", "end") and message is not None:
+            if frame["seq"] <= message["seq"]:
+                continue
+            if frame["seq"] > message["seq"] + 1:
+                resubscribes += 1
+                await socket.send(
+                    json.dumps({"type": "subscribe", "conversation_id": conversation_id})
+                )
+                message = None
+                continue
+            if frame["type"] == "end":
+                return frame["message"], resubscribes
+            message["content"] += frame["content"]
+            message["reasoning"] += frame["reasoning"]
+            message["seq"] = frame["seq"]
+
+
+async def _start_chat(app, cookie: str, text: str):
+    socket = await _open(app, cookie)
+    await socket.send(json.dumps({"type": "send", "conversation_id": None, "content": text}))
+    created = await _next(socket, "conversation.created")
+    added = await _next(socket, "messages.added")
+    return socket, created["conversation"]["id"], added["messages"][1]["id"]
+
+
+async def test_a_socket_on_another_process_follows_the_stream_exactly(two_apps):
+    first, second, cookie = two_apps
+    owner, conversation_id, message_id = await _start_chat(
+        first, cookie, "two processes [[fake tps=40 reasoning=40 answer=long]]"
+    )
+    watcher = await _open(second, cookie)
+    await _next(owner, "delta")
+    (followed, _), (owned, _) = await asyncio.gather(
+        _follow(watcher, conversation_id, message_id), _follow(owner, conversation_id, message_id)
+    )
+    assert followed["status"] == "complete"
+    assert followed["content"] == owned["content"]
+    assert followed["reasoning"] == owned["reasoning"]
+    assert len(followed["content"]) > 500
+    await owner.close()
+    await watcher.close()
+
+
+async def test_stop_sent_to_another_process_stops_the_generation(two_apps):
+    first, second, cookie = two_apps
+    owner, conversation_id, _message_id = await _start_chat(
+        first, cookie, "stop me [[fake tps=20 answer=long]]"
+    )
+    await _next(owner, "delta")
+    other = await _open(second, cookie)
+    await other.send(json.dumps({"type": "stop", "conversation_id": conversation_id}))
+    end = await _next(owner, "end", timeout=10)
+    assert end["message"]["status"] == "stopped"
+    assert end["message"]["reasoning"]
+    await owner.close()
+    await other.close()
