@@ -180,4 +180,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         # frame from a group it just left is dropped), and user-level sidebar frames.
         if conversation_id is not None and conversation_id != self.conversation_id:
             return
-        await self._send_json(frame)
+        try:
+            await self._send_json(frame)
+        except Exception:
+            # The client closed the socket while frames were still queued for it (a frame and
+            # the disconnect can cross). Raising here would kill the consumer before its
+            # disconnect() leaves the groups; the disconnect event that follows does that.
+            log.debug("dropped a frame for a closed socket", exc_info=True)
