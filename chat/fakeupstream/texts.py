@@ -210,7 +210,7 @@ def greet(name: str) -> str:
 
 ### How to connect the real model
 
-1. Create an API key in Alibaba Cloud Model Studio (DashScope).
+1. Create an API key in Alibaba Cloud Model Studio (DashScope), China (Beijing) region.
 2. Either set the `DASHSCOPE_API_KEY` environment variable and restart the server, or add \
-the key in the Django admin.
-3. Choose **MiniMax-M2.5** instead of the offline demo and send your message again."""
+the key under *Provider keys* in the Django admin.
+3. Start a new chat: answers now come from **MiniMax-M2.5**, and the demo banner is gone."""

@@ -1,0 +1,469 @@
+// Wiring for the chat page: socket frames → message list, composer, sidebar, toasts, drawer.
+// Server data arrives through data-* attributes on <body> (no inline scripts under the CSP).
+
+import { MessageList } from "./messages.js";
+import { ChatSocket } from "./socket.js";
+
+const RESYNC_WAIT_MS = 3000;
+const STICK_SLACK_PX = 32;
+const TOAST_MS = 8000;
+
+const body = document.body;
+const $ = (selector) => document.querySelector(selector);
+
+const config = {
+  wsPath: body.dataset.wsPath || "/ws/chat/",
+  demo: body.dataset.demo === "true",
+  maxChars: Number(body.dataset.maxMessageChars) || 100000,
+  urlTemplate: body.dataset.conversationUrlTemplate || "/c/0/",
+  loginUrl: body.dataset.loginUrl || "/login/",
+};
+
+const dom = {
+  app: $("#app"),
+  main: $("#main"),
+  sidebar: $("#sidebar"),
+  backdrop: $("#drawer-backdrop"),
+  menuButton: $("#menu-button"),
+  drawerClose: $("#drawer-close"),
+  conversationList: $("#conversation-list"),
+  conversationEmpty: $("#conversation-empty"),
+  title: $("#conversation-title"),
+  model: $("#conversation-model"),
+  status: $("#connection-status"),
+  scroller: $("#message-scroller"),
+  emptyState: $("#empty-state"),
+  loading: $("#conversation-loading"),
+  messages: $("#message-list"),
+  pill: $("#new-text-pill"),
+  composer: $("#composer"),
+  input: $("#composer-input"),
+  send: $("#send-button"),
+  stop: $("#stop-button"),
+  counter: $("#char-counter"),
+  composerState: $("#composer-state"),
+  modelPicker: $("#model-picker"),
+  modelPickerWrap: $("#model-picker-wrap"),
+  toasts: $("#toasts"),
+};
+
+let conversationId = body.dataset.conversationId ? Number(body.dataset.conversationId) : null;
+let pendingSend = null; // {clientId, content, at} until messages.added or an error answers it
+let awaitingSnapshot = 0; // time the last subscribe was sent, 0 when none is outstanding
+let stickToBottom = true;
+
+function conversationUrl(id) {
+  const url = config.urlTemplate.replace(/\/0\/$/, `/${id}/`);
+  return url === config.urlTemplate ? `/c/${id}/` : url;
+}
+
+// --- scrolling -----------------------------------------------------------------------------
+
+let followQueued = false;
+
+function distanceFromBottom() {
+  const s = dom.scroller;
+  return s.scrollHeight - s.scrollTop - s.clientHeight;
+}
+
+// While a smooth scroll runs, its intermediate positions must not count as "the reader
+// scrolled up".
+let smoothScrollUntil = 0;
+
+function scrollToBottom(smooth = false) {
+  const animate = smooth && !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  if (animate) smoothScrollUntil = performance.now() + 800;
+  dom.scroller.scrollTo({ top: dom.scroller.scrollHeight, behavior: animate ? "smooth" : "auto" });
+  stickToBottom = true;
+  dom.pill.hidden = true;
+}
+
+/** New content arrived: follow it if the reader is at the bottom, else offer the pill. */
+function onContentChange() {
+  if (followQueued) return;
+  followQueued = true;
+  requestAnimationFrame(() => {
+    followQueued = false;
+    if (stickToBottom) {
+      dom.scroller.scrollTop = dom.scroller.scrollHeight;
+    } else if (distanceFromBottom() > STICK_SLACK_PX) {
+      dom.pill.hidden = false;
+    }
+  });
+}
+
+dom.scroller.addEventListener(
+  "scroll",
+  () => {
+    if (performance.now() < smoothScrollUntil) return;
+    stickToBottom = distanceFromBottom() <= STICK_SLACK_PX;
+    if (stickToBottom) dom.pill.hidden = true;
+  },
+  { passive: true },
+);
+dom.pill.addEventListener("click", () => scrollToBottom(true));
+
+// --- messages --------------------------------------------------------------------------------
+
+const socket = new ChatSocket(config.wsPath);
+
+const list = new MessageList(dom.messages, {
+  onChange: () => {
+    onContentChange();
+    refreshComposer();
+  },
+  onRetry: (messageId) => {
+    if (!socket.send({ type: "retry", message_id: messageId })) {
+      toast("Not connected. The retry will be possible once the connection is back.");
+    }
+  },
+});
+
+function showEmptyState(show) {
+  dom.emptyState.hidden = !show;
+}
+
+/** Ask for a fresh snapshot (after a sequence gap), at most once per RESYNC_WAIT_MS. */
+function resync() {
+  if (conversationId === null) return;
+  if (awaitingSnapshot && performance.now() - awaitingSnapshot < RESYNC_WAIT_MS) return;
+  socket.subscribe(conversationId);
+}
+
+function forThisConversation(frame) {
+  return conversationId !== null && frame.conversation_id === conversationId;
+}
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "snapshot": {
+      if (!frame.conversation || frame.conversation.id !== conversationId) return;
+      const first = dom.loading && !dom.loading.hidden;
+      awaitingSnapshot = 0;
+      dom.loading.hidden = true;
+      showConversation(frame.conversation);
+      list.load(frame.messages || []);
+      showEmptyState(list.size === 0);
+      if (first) scrollToBottom();
+      break;
+    }
+    case "conversation.created": {
+      const conversation = frame.conversation;
+      if (!conversation) return;
+      upsertSidebarItem(conversation, true);
+      if (pendingSend && frame.client_id && frame.client_id === pendingSend.clientId) {
+        adoptConversation(conversation);
+      }
+      break;
+    }
+    case "conversation.updated": {
+      if (!frame.conversation) return;
+      upsertSidebarItem(frame.conversation, true);
+      if (frame.conversation.id === conversationId) showConversation(frame.conversation);
+      break;
+    }
+    case "messages.added": {
+      if (!forThisConversation(frame)) return;
+      pendingSend = null;
+      showEmptyState(false);
+      list.add(frame.messages || []);
+      scrollToBottom();
+      break;
+    }
+    case "message.reset": {
+      if (!forThisConversation(frame) || !frame.message) return;
+      list.reset(frame.message);
+      break;
+    }
+    case "delta": {
+      if (!forThisConversation(frame)) return;
+      if (list.applyDelta(frame) === "gap") resync();
+      break;
+    }
+    case "end": {
+      if (!forThisConversation(frame)) return;
+      if (list.applyEnd(frame) === "gap") resync();
+      break;
+    }
+    case "error":
+      onErrorFrame(frame);
+      break;
+    default:
+      break;
+  }
+  refreshComposer();
+}
+
+function onErrorFrame(frame) {
+  if (frame.request_type === "send" && pendingSend) {
+    // Give the text back so nothing typed is lost.
+    if (!dom.input.value.trim()) {
+      dom.input.value = pendingSend.content;
+      autosize();
+      updateCounter();
+    }
+    pendingSend = null;
+  }
+  if (frame.request_type === "subscribe" && frame.code === "not_found") {
+    awaitingSnapshot = 0;
+    dom.loading.hidden = true;
+    toast("This conversation doesn't exist, or it isn't yours.", frame.code);
+    return;
+  }
+  toast(frame.message || "Something went wrong.", frame.code);
+}
+
+// --- conversation & sidebar ------------------------------------------------------------------
+
+function showConversation(conversation) {
+  const title = conversation.title || "New chat";
+  dom.title.textContent = title;
+  document.title = `${title} · minimax-web`;
+  dom.model.textContent = config.demo ? "Offline demo" : conversation.model || "";
+  dom.model.hidden = !dom.model.textContent;
+}
+
+/** The new chat on this page got its id: it becomes a normal conversation page. */
+function adoptConversation(conversation) {
+  conversationId = conversation.id;
+  body.dataset.conversationId = String(conversation.id);
+  socket.follow(conversation.id); // the server subscribed this socket already
+  window.history.replaceState(null, "", conversationUrl(conversation.id));
+  if (dom.modelPickerWrap) dom.modelPickerWrap.remove();
+  showConversation(conversation);
+  markActive(conversation.id);
+}
+
+function markActive(id) {
+  for (const link of dom.conversationList.querySelectorAll("a[data-conversation-id]")) {
+    const active = Number(link.dataset.conversationId) === id;
+    link.classList.toggle("is-active", active);
+    if (active) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+function upsertSidebarItem(conversation, toTop) {
+  const id = conversation.id;
+  let link = dom.conversationList.querySelector(`a[data-conversation-id="${id}"]`);
+  if (!link) {
+    const item = document.createElement("li");
+    link = document.createElement("a");
+    link.className = "conversation-link";
+    link.href = conversationUrl(id);
+    link.dataset.conversationId = String(id);
+    item.append(link);
+    dom.conversationList.prepend(item);
+  } else if (toTop && link.parentElement !== dom.conversationList.firstElementChild) {
+    dom.conversationList.prepend(link.parentElement);
+  }
+  const title = conversation.title || "New chat";
+  link.textContent = title;
+  link.title = title;
+  if (conversation.updated_at) link.dataset.updatedAt = conversation.updated_at;
+  dom.conversationEmpty.hidden = true;
+  if (id === conversationId) markActive(id);
+}
+
+// --- composer ----------------------------------------------------------------------------------
+
+function autosize() {
+  dom.input.style.height = "auto";
+  dom.input.style.height = `${dom.input.scrollHeight}px`;
+}
+
+function updateCounter() {
+  const length = dom.input.value.length;
+  const near = length >= config.maxChars * 0.8;
+  dom.counter.hidden = !near;
+  dom.counter.classList.toggle("is-over", length > config.maxChars);
+  if (near) {
+    dom.counter.textContent = `${length.toLocaleString()} / ${config.maxChars.toLocaleString()}`;
+  }
+}
+
+function refreshComposer() {
+  const connected = socket.state === "open";
+  const generating = list.generating;
+  const text = dom.input.value.trim();
+  dom.send.hidden = generating;
+  dom.stop.hidden = !generating;
+  dom.stop.disabled = !connected;
+  dom.send.disabled =
+    !connected || pendingSend !== null || !text || text.length > config.maxChars;
+  dom.composer.dataset.connected = String(connected);
+  dom.composer.dataset.generating = String(generating);
+}
+
+function newClientId() {
+  if (window.crypto && typeof window.crypto.randomUUID === "function") {
+    return window.crypto.randomUUID();
+  }
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+}
+
+function submit() {
+  const content = dom.input.value.trim();
+  if (!content || pendingSend || list.generating) return;
+  if (content.length > config.maxChars) {
+    toast(`The message is too long (${content.length.toLocaleString()} characters; the limit is ${config.maxChars.toLocaleString()}).`);
+    return;
+  }
+  const clientId = newClientId();
+  const frame = { type: "send", conversation_id: conversationId, content, client_id: clientId };
+  if (conversationId === null && dom.modelPicker) frame.model = dom.modelPicker.value;
+  if (!socket.send(frame)) {
+    toast("Not connected yet. Your message is still in the box.");
+    return;
+  }
+  pendingSend = { clientId, content, at: performance.now() };
+  dom.input.value = "";
+  autosize();
+  updateCounter();
+  stickToBottom = true;
+  refreshComposer();
+  // Never leave the composer locked if the server does not answer.
+  setTimeout(() => {
+    if (pendingSend && pendingSend.clientId === clientId) {
+      pendingSend = null;
+      refreshComposer();
+    }
+  }, 15000);
+}
+
+dom.composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submit();
+});
+
+dom.input.addEventListener("keydown", (event) => {
+  // IME composition (Japanese, Chinese…) uses Enter to confirm a candidate: never send then.
+  if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) {
+    return;
+  }
+  event.preventDefault();
+  if (!dom.send.disabled && !dom.send.hidden) submit();
+});
+
+dom.input.addEventListener("input", () => {
+  autosize();
+  updateCounter();
+  refreshComposer();
+});
+
+dom.stop.addEventListener("click", () => {
+  if (conversationId !== null) socket.send({ type: "stop", conversation_id: conversationId });
+});
+
+for (const button of document.querySelectorAll(".example-prompt")) {
+  button.addEventListener("click", () => {
+    dom.input.value = button.dataset.prompt || button.textContent.trim();
+    autosize();
+    updateCounter();
+    refreshComposer();
+    if (!dom.send.disabled) submit();
+    else dom.input.focus();
+  });
+}
+
+// --- connection state ---------------------------------------------------------------------------
+
+const STATE_TEXT = {
+  idle: "Connecting…",
+  connecting: "Connecting…",
+  open: "Connected",
+  reconnecting: "Reconnecting…",
+  offline: "Offline — waiting for the network…",
+  unauthorized: "Signed out",
+};
+
+function onStateChange(state) {
+  dom.status.dataset.state = state;
+  const text = dom.status.querySelector(".connection-text");
+  text.textContent = STATE_TEXT[state] || state;
+  const existing = dom.status.querySelector("a");
+  if (existing) existing.remove();
+  if (state === "unauthorized") {
+    const link = document.createElement("a");
+    link.href = `${config.loginUrl}?next=${encodeURIComponent(window.location.pathname)}`;
+    link.textContent = "Log in again";
+    dom.status.append(link);
+  }
+  const connected = state === "open";
+  dom.composerState.hidden = connected;
+  dom.composerState.textContent = connected ? "" : STATE_TEXT[state] || "";
+  refreshComposer();
+}
+
+socket.addEventListener("state", (event) => onStateChange(event.detail));
+socket.addEventListener("frame", (event) => onFrame(event.detail));
+socket.addEventListener("subscribe", () => {
+  awaitingSnapshot = performance.now();
+});
+
+// --- toasts ---------------------------------------------------------------------------------------
+
+function toast(message, code) {
+  const item = document.createElement("div");
+  item.className = "toast";
+  if (code) item.dataset.code = code;
+  const text = document.createElement("p");
+  text.textContent = message;
+  const close = document.createElement("button");
+  close.type = "button";
+  close.className = "toast-close";
+  close.setAttribute("aria-label", "Dismiss");
+  close.textContent = "×";
+  close.addEventListener("click", () => item.remove());
+  item.append(text, close);
+  dom.toasts.append(item);
+  while (dom.toasts.children.length > 3) dom.toasts.firstElementChild.remove();
+  setTimeout(() => item.remove(), TOAST_MS);
+}
+
+// --- phone drawer -------------------------------------------------------------------------------
+
+const phone = window.matchMedia("(max-width: 760px)");
+
+function setDrawer(open) {
+  const wasOpen = dom.app.classList.contains("drawer-open");
+  dom.app.classList.toggle("drawer-open", open);
+  dom.backdrop.hidden = !open;
+  dom.menuButton.setAttribute("aria-expanded", String(open));
+  dom.main.inert = open;
+  if (open) {
+    $("#new-chat").focus();
+  } else if (wasOpen && phone.matches) {
+    dom.menuButton.focus();
+  }
+}
+
+dom.menuButton.addEventListener("click", () => setDrawer(true));
+dom.drawerClose.addEventListener("click", () => setDrawer(false));
+dom.backdrop.addEventListener("click", () => setDrawer(false));
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && dom.app.classList.contains("drawer-open")) setDrawer(false);
+});
+phone.addEventListener("change", () => {
+  if (!phone.matches) setDrawer(false);
+});
+
+// --- start ----------------------------------------------------------------------------------------
+
+window.chatApp = {
+  messageState: (id) => list.state(id),
+  lastAssistantId: () => list.lastAssistantId(),
+  get conversationId() {
+    return conversationId;
+  },
+  get connectionState() {
+    return socket.state;
+  },
+};
+
+if (conversationId !== null) socket.conversationId = conversationId;
+onStateChange("connecting");
+autosize();
+updateCounter();
+socket.start();
+if (!("ontouchstart" in window)) dom.input.focus();
