@@ -227,7 +227,7 @@ ERRORS: dict[str, ErrorSpec] = {
 @dataclass(frozen=True)
 class Scenario:
     tokens_per_second: float = 200.0
-    reasoning_tokens: int | None = 60  # None: the kind's natural reasoning length
+    reasoning_tokens: int | None = None  # None: the kind's natural reasoning length
     answer: str = "markdown"
     answer_tokens: int | None = None
     error: str | None = None

@@ -31,6 +31,7 @@ class E2EApp:
     url: str
     fake: RunningFake
     app: LiveApp
+    env: dict[str, str]
 
     def logs(self) -> str:
         return self.app.logs()
@@ -45,7 +46,7 @@ def live_app(tmp_path_factory) -> Iterator[E2EApp]:
         env = app_env(data_dir, fake.url)
         prepare(env)
         with run_daphne(env, data_dir / "daphne.log") as app:
-            yield E2EApp(url=app.url, fake=fake, app=app)
+            yield E2EApp(url=app.url, fake=fake, app=app, env=env)
 
 
 @pytest.fixture(scope="session")
@@ -82,9 +83,9 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)
 
 
-def log_in(page, live_app: E2EApp) -> None:
+def log_in(page, live_app: E2EApp, username: str = USERNAME) -> None:
     page.goto(f"{live_app.url}/login/")
-    page.fill("input[name=username]", USERNAME)
+    page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_app.url}/")

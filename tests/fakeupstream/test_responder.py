@@ -221,7 +221,9 @@ async def test_malformed_line_then_continues() -> None:
 
 
 async def test_crlf_and_keepalive() -> None:
-    base = Scenario(tokens_per_second=0, crlf=True, keepalive=True, answer="short")
+    base = Scenario(
+        tokens_per_second=0, reasoning_tokens=60, crlf=True, keepalive=True, answer="short"
+    )
     _, raw = await call(request(stream=True), base=base)
     assert b"\n" not in raw.replace(b"\r\n", b"")
     assert raw.count(b": ping\r\n\r\n") == 60 + len(answer_text(base, "hi").split()) + 2

@@ -57,7 +57,7 @@ def test_first_chunk_bytes_and_done_last(fake_upstream_process: RunningFake) -> 
 
 
 def test_usage_with_include_usage(fake_upstream_process: RunningFake) -> None:
-    response = post(fake_upstream_process, stream_options={"include_usage": True})
+    response = post(fake_upstream_process, "reasoning=60", stream_options={"include_usage": True})
     usage_chunk = json.loads(data_events(response.content)[-2])
     assert usage_chunk["choices"] == []
     assert usage_chunk["usage"]["completion_tokens_details"] == {"reasoning_tokens": 60}

@@ -8,7 +8,7 @@ from openai import OpenAI
 
 from chat.fakeupstream.scenarios import Scenario
 from chat.fakeupstream.testing import RunningFake
-from chat.fakeupstream.texts import answer_text, reasoning_text
+from chat.fakeupstream.texts import answer_text, reasoning_pieces, reasoning_text
 
 PROMPT = "Tell me about streaming"
 
@@ -41,7 +41,8 @@ def test_sdk_streams_reasoning_then_content_then_usage(fake_upstream_process: Ru
     assert not any(d.model_extra.get("reasoning_content") for d in deltas[first_content:])
     assert chunks[-2].choices[0].finish_reason == "stop"
     assert chunks[-1].choices == []
-    assert chunks[-1].usage.completion_tokens_details.reasoning_tokens == 60
+    reasoning_tokens = len(reasoning_pieces(expected, PROMPT))
+    assert chunks[-1].usage.completion_tokens_details.reasoning_tokens == reasoning_tokens
     assert chunks[-1].usage.prompt_tokens_details.cached_tokens == 0
 
 
