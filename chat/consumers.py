@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -13,7 +15,7 @@ from django.conf import settings
 from chat import generation, services
 from chat.frames import FrameError, parse_frame
 from chat.selectors import conversation_get_for_user, message_get_for_user
-from chat.serializers import conversation_to_dict, message_to_dict
+from chat.serializers import conversation_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,24 @@ ERROR_TEXT = {
     "rate_limited": "You are sending messages too quickly. Wait a minute and try again.",
     "too_many_generations": "You have too many answers generating at once. Wait for one to end.",
 }
+
+
+REFUSALS = {
+    services.ConversationBusy: "busy",
+    services.NotRetryable: "not_retryable",
+    services.RateLimited: "rate_limited",
+    services.TooManyGenerations: "too_many_generations",
+}
+
+
+@contextmanager
+def refusals_as_frame_errors(request_type: str) -> Iterator[None]:
+    """Turn the services' refusals into the protocol's error frames."""
+    try:
+        yield
+    except tuple(REFUSALS) as exc:
+        code = REFUSALS[type(exc)]
+        raise FrameError(code, ERROR_TEXT[code], request_type) from exc
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -83,29 +103,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._subscribe(conversation)
         else:
             conversation = await self._owned_conversation(frame)
-        try:
-            sent = await generation.generation_send(
-                conversation=conversation, text=frame["content"]
-            )
-        except services.ConversationBusy as exc:
-            raise FrameError("busy", ERROR_TEXT["busy"], "send") from exc
-        except services.RateLimited as exc:
-            raise FrameError("rate_limited", ERROR_TEXT["rate_limited"], "send") from exc
-        except services.TooManyGenerations as exc:
-            raise FrameError(
-                "too_many_generations", ERROR_TEXT["too_many_generations"], "send"
-            ) from exc
-        await generation.group_send(
-            generation.conversation_group(conversation.pk),
-            {
-                "type": "messages.added",
-                "conversation_id": conversation.pk,
-                "messages": [
-                    message_to_dict(sent.user_message),
-                    message_to_dict(sent.assistant_message),
-                ],
-            },
-        )
+        with refusals_as_frame_errors("send"):
+            await generation.generation_send(conversation=conversation, text=frame["content"])
 
     async def _on_stop(self, frame: dict) -> None:
         conversation = await self._owned_conversation(frame)
@@ -117,26 +116,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
         if message is None:
             raise FrameError("not_found", ERROR_TEXT["not_found"], "retry")
-        try:
-            message = await generation.generation_retry(message=message)
-        except services.NotRetryable as exc:
-            raise FrameError("not_retryable", ERROR_TEXT["not_retryable"], "retry") from exc
-        except services.ConversationBusy as exc:
-            raise FrameError("busy", ERROR_TEXT["busy"], "retry") from exc
-        except services.RateLimited as exc:
-            raise FrameError("rate_limited", ERROR_TEXT["rate_limited"], "retry") from exc
-        except services.TooManyGenerations as exc:
-            raise FrameError(
-                "too_many_generations", ERROR_TEXT["too_many_generations"], "retry"
-            ) from exc
-        await generation.group_send(
-            generation.conversation_group(message.conversation_id),
-            {
-                "type": "message.reset",
-                "conversation_id": message.conversation_id,
-                "message": message_to_dict(message),
-            },
-        )
+        with refusals_as_frame_errors("retry"):
+            await generation.generation_retry(message=message)
 
     # -- helpers --------------------------------------------------------------------------------
     async def _owned_conversation(self, frame: dict):

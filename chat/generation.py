@@ -331,10 +331,20 @@ async def generation_send(*, conversation: Conversation, text: str) -> services.
     _starting.add(conversation.pk)
     try:
         sent, request, resolved = await database_sync_to_async(_prepare_send)(conversation, text)
-        generation = Generation(
-            assistant=sent.assistant_message, request=request, resolved=resolved
+        # Announce the messages before the task exists, so no subscriber can receive a delta
+        # for a message it has not heard of (group sends may yield to other tasks).
+        await group_send(
+            conversation_group(conversation.pk),
+            {
+                "type": "messages.added",
+                "conversation_id": conversation.pk,
+                "messages": [
+                    message_to_dict(sent.user_message),
+                    message_to_dict(sent.assistant_message),
+                ],
+            },
         )
-        _register(generation)
+        _register(Generation(assistant=sent.assistant_message, request=request, resolved=resolved))
     finally:
         _starting.discard(conversation.pk)
     await _record_key_use(resolved)
@@ -347,6 +357,14 @@ async def generation_retry(*, message: Message) -> Message:
     _starting.add(message.conversation_id)
     try:
         message, request, resolved = await database_sync_to_async(_prepare_retry)(message)
+        await group_send(
+            conversation_group(message.conversation_id),
+            {
+                "type": "message.reset",
+                "conversation_id": message.conversation_id,
+                "message": message_to_dict(message),
+            },
+        )
         _register(Generation(assistant=message, request=request, resolved=resolved))
     finally:
         _starting.discard(message.conversation_id)
