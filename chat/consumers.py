@@ -86,6 +86,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _on_send(self, frame: dict) -> None:
         if frame["conversation_id"] is None:
+            with refusals_as_frame_errors("send"):
+                await generation.generation_check_limits(user_id=self.user.pk)
             conversation = await database_sync_to_async(services.conversation_create)(
                 owner=self.user, first_text=frame["content"], model=frame["model"]
             )

@@ -324,6 +324,12 @@ def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpst
     return message, _build_request(message.conversation, message), resolved
 
 
+async def generation_check_limits(*, user_id: int) -> None:
+    """Raise services.RateLimited / TooManyGenerations now, e.g. before creating a conversation
+    that would otherwise stay empty. generation_send checks again (the limits may change)."""
+    await database_sync_to_async(_check_limits)(user_id)
+
+
 async def generation_send(*, conversation: Conversation, text: str) -> services.SentMessage:
     """Store the user's text and start streaming the answer. Raises services.ConversationBusy,
     services.RateLimited or services.TooManyGenerations."""

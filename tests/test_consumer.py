@@ -308,3 +308,14 @@ async def test_other_tabs_of_the_same_user_hear_about_a_new_conversation(alice):
     assert created["conversation"]["id"] == frames["created"]["conversation"]["id"]
     await run_until_end(tab1, transcript)
     await asyncio.gather(tab1.disconnect(), tab2.disconnect())
+
+
+async def test_a_refused_first_message_creates_no_empty_conversation(alice, settings):
+    settings.MAX_MESSAGES_PER_MINUTE = 1
+    communicator, _ = await connect(alice)
+    transcript, _frames = await _start_new_chat(communicator, f"one {FAST}")
+    await run_until_end(communicator, transcript)
+    await send(communicator, {"type": "send", "conversation_id": None, "content": "two"})
+    assert (await receive_type(communicator, "error"))["code"] == "rate_limited"
+    assert await database_sync_to_async(Conversation.objects.count)() == 1
+    await communicator.disconnect()

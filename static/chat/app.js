@@ -5,6 +5,9 @@ import { MessageList } from "./messages.js";
 import { ChatSocket } from "./socket.js";
 
 const RESYNC_WAIT_MS = 3000;
+// A streaming answer that hears nothing for this long asks for a fresh snapshot: if the server
+// process that ran it died, the snapshot shows it as interrupted instead of streaming forever.
+const SILENT_STREAM_MS = 20000;
 const STICK_SLACK_PX = 32;
 const TOAST_MS = 8000;
 
@@ -50,6 +53,7 @@ const dom = {
 let conversationId = body.dataset.conversationId ? Number(body.dataset.conversationId) : null;
 let pendingSend = null; // {clientId, content, at} until messages.added or an error answers it
 let awaitingSnapshot = 0; // time the last subscribe was sent, 0 when none is outstanding
+let lastFrameAt = performance.now();
 let stickToBottom = true;
 
 function conversationUrl(id) {
@@ -134,7 +138,17 @@ function forThisConversation(frame) {
   return conversationId !== null && frame.conversation_id === conversationId;
 }
 
+function checkSilentStream() {
+  if (list.generating && performance.now() - lastFrameAt > SILENT_STREAM_MS) {
+    lastFrameAt = performance.now();
+    resync();
+  }
+}
+
+setInterval(checkSilentStream, 5000);
+
 function onFrame(frame) {
+  lastFrameAt = performance.now();
   switch (frame.type) {
     case "snapshot": {
       if (!frame.conversation || frame.conversation.id !== conversationId) return;
