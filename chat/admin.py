@@ -60,6 +60,7 @@ class ProviderKeyForm(forms.ModelForm):
     base_url = forms.URLField(
         label="Base URL",
         assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
         initial="https://dashscope.aliyuncs.com/compatible-mode/v1",
         help_text="OpenAI-compatible endpoint, e.g. "
         "https://dashscope-intl.aliyuncs.com/compatible-mode/v1 for Singapore keys.",
