@@ -84,7 +84,6 @@ class Generation:
         self._finish: Finish | None = None
         self._failure: Failure | None = None
         self._stop_requested = False
-        self._interrupted = False
         self._reader: asyncio.Task | None = None
         self.task: asyncio.Task | None = None
 
@@ -198,7 +197,7 @@ class Generation:
         try:
             await self._pump()
         except asyncio.CancelledError:
-            self._interrupted = True
+            # The process is shutting down: the answer ends as interrupted (_final_status).
             if self._reader is not None:
                 self._reader.cancel()
             raise
@@ -209,8 +208,14 @@ class Generation:
                 message="minimax-web hit an internal error while streaming. (internal_error)",
             )
         finally:
-            await self._finalize()
-            _live.pop(self.conversation_id, None)
+            try:
+                await self._finalize()
+            except Exception:
+                # The row stays "streaming"; once unregistered, the next snapshot shows it as
+                # interrupted, with the text of the last checkpoint.
+                log.exception("generation %s could not be finalized", self.message_id)
+            finally:
+                _live.pop(self.conversation_id, None)
 
     # -- the end ------------------------------------------------------------------------------
     def _final_status(self) -> tuple[str, str]:
@@ -279,10 +284,6 @@ class Generation:
 
 
 # -- public API (used by the consumer) -----------------------------------------------------------
-def live_generation(conversation_id: int) -> Generation | None:
-    return _live.get(conversation_id)
-
-
 def live_message_ids() -> set[int]:
     return {generation.message_id for generation in _live.values()}
 

@@ -319,3 +319,35 @@ async def test_a_refused_first_message_creates_no_empty_conversation(alice, sett
     assert (await receive_type(communicator, "error"))["code"] == "rate_limited"
     assert await database_sync_to_async(Conversation.objects.count)() == 1
     await communicator.disconnect()
+
+
+async def test_a_failed_final_save_does_not_leave_the_conversation_stuck(alice, monkeypatch):
+    from chat import generation, services
+
+    def broken_finish(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services, "message_finish", broken_finish)
+    communicator, _ = await connect(alice)
+    _transcript, frames = await _start_new_chat(communicator, f"doomed {FAST}")
+    conversation_id = frames["created"]["conversation"]["id"]
+    for _ in range(200):
+        if conversation_id not in generation._live:
+            break
+        await asyncio.sleep(0.02)
+    assert conversation_id not in generation._live
+
+    monkeypatch.undo()
+    await send(communicator, {"type": "subscribe", "conversation_id": conversation_id})
+    snapshot = await receive_type(communicator, "snapshot")
+    assert snapshot["messages"][1]["status"] == "interrupted"
+    await send(
+        communicator,
+        {"type": "send", "conversation_id": conversation_id, "content": f"again {FAST}"},
+    )
+    transcript = Transcript()
+    transcript.apply(snapshot)
+    transcript.apply(await receive_type(communicator, "messages.added"))
+    end = await run_until_end(communicator, transcript)
+    assert end["message"]["status"] == "complete"
+    await communicator.disconnect()
