@@ -132,3 +132,25 @@ def login_cookie(app: LiveApp) -> str:
         if response.status_code != 302:
             raise RuntimeError(f"login failed with {response.status_code}")
         return client.cookies["sessionid"]
+
+
+async def open_socket(app: LiveApp, cookie: str):
+    """A websocket to the app's /ws/chat/ as a logged-in browser tab would open it."""
+    import websockets
+
+    return await websockets.connect(
+        app.ws_url, origin=app.url, additional_headers={"Cookie": f"sessionid={cookie}"}
+    )
+
+
+async def next_frame(socket, frame_type: str | None = None, timeout: float = 15) -> dict:
+    """The next JSON frame (of `frame_type`, skipping others) within `timeout` seconds."""
+    import asyncio
+    import json
+
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = max(0.1, deadline - time.monotonic())
+        frame = json.loads(await asyncio.wait_for(socket.recv(), timeout=remaining))
+        if frame_type is None or frame["type"] == frame_type:
+            return frame

@@ -7,13 +7,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 
 import pytest
-import websockets
 
 from chat.fakeupstream.testing import start_fake_upstream
-from tests.liveserver import app_env, login_cookie, prepare, run_daphne
+from tests.liveserver import (
+    app_env,
+    login_cookie,
+    next_frame,
+    open_socket,
+    prepare,
+    run_daphne,
+)
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -36,25 +41,6 @@ def two_apps(tmp_path_factory):
             yield first, second, login_cookie(first)
 
 
-async def _open(app, cookie: str):
-    return await websockets.connect(
-        app.ws_url, origin=app.url, additional_headers={"Cookie": f"sessionid={cookie}"}
-    )
-
-
-async def _next(socket, frame_type: str | None = None, timeout: float = 15) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        raw = await _recv(socket, deadline)
-        frame = json.loads(raw)
-        if frame_type is None or frame["type"] == frame_type:
-            return frame
-
-
-async def _recv(socket, deadline: float) -> str:
-    return await asyncio.wait_for(socket.recv(), timeout=max(0.1, deadline - time.monotonic()))
-
-
 async def _follow(socket, conversation_id: int, message_id: int) -> tuple[dict, int]:
     """Apply frames by the protocol's rules, re-subscribing on a gap, until `end`.
     Returns the assembled message and how many times a gap forced a new snapshot."""
@@ -62,7 +48,7 @@ async def _follow(socket, conversation_id: int, message_id: int) -> tuple[dict, 
     message: dict | None = None
     await socket.send(json.dumps({"type": "subscribe", "conversation_id": conversation_id}))
     while True:
-        frame = await _next(socket)
+        frame = await next_frame(socket)
         if frame["type"] == "snapshot":
             message = next(m for m in frame["messages"] if m["id"] == message_id)
             if message["status"] != "streaming":
@@ -85,10 +71,10 @@ async def _follow(socket, conversation_id: int, message_id: int) -> tuple[dict, 
 
 
 async def _start_chat(app, cookie: str, text: str):
-    socket = await _open(app, cookie)
+    socket = await open_socket(app, cookie)
     await socket.send(json.dumps({"type": "send", "conversation_id": None, "content": text}))
-    created = await _next(socket, "conversation.created")
-    added = await _next(socket, "messages.added")
+    created = await next_frame(socket, "conversation.created")
+    added = await next_frame(socket, "messages.added")
     return socket, created["conversation"]["id"], added["messages"][1]["id"]
 
 
@@ -97,8 +83,8 @@ async def test_a_socket_on_another_process_follows_the_stream_exactly(two_apps):
     owner, conversation_id, message_id = await _start_chat(
         first, cookie, "two processes [[fake tps=40 reasoning=40 answer=long]]"
     )
-    watcher = await _open(second, cookie)
-    await _next(owner, "delta")
+    watcher = await open_socket(second, cookie)
+    await next_frame(owner, "delta")
     (followed, _), (owned, _) = await asyncio.gather(
         _follow(watcher, conversation_id, message_id), _follow(owner, conversation_id, message_id)
     )
@@ -115,10 +101,10 @@ async def test_stop_sent_to_another_process_stops_the_generation(two_apps):
     owner, conversation_id, _message_id = await _start_chat(
         first, cookie, "stop me [[fake tps=20 answer=long]]"
     )
-    await _next(owner, "delta")
-    other = await _open(second, cookie)
+    await next_frame(owner, "delta")
+    other = await open_socket(second, cookie)
     await other.send(json.dumps({"type": "stop", "conversation_id": conversation_id}))
-    end = await _next(owner, "end", timeout=10)
+    end = await next_frame(owner, "end", timeout=10)
     assert end["message"]["status"] == "stopped"
     assert end["message"]["reasoning"]
     await owner.close()
