@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from chat.fakeupstream.testing import stop_process
+
 REPO = Path(__file__).resolve().parents[1]
 USERNAME = "tester"
 PASSWORD = "e2e-password-not-secret"
@@ -106,12 +108,7 @@ def run_daphne(env: dict[str, str], log_path: Path) -> Iterator[LiveApp]:
             _wait_healthy(app)
             yield app
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process)
 
 
 def login_cookie(app: LiveApp) -> str:

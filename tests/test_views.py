@@ -127,3 +127,10 @@ def test_healthz_reports_a_broken_database(client, monkeypatch):
     monkeypatch.setattr(connection, "cursor", broken_cursor)
     response = client.get("/healthz")
     assert response.status_code == 503
+
+
+def test_a_wrong_password_is_explained_on_the_login_page(client, alice):
+    response = client.post("/login/", {"username": "alice", "password": "wrong"})
+    assert response.status_code == 200
+    assert 'class="form-error"' in response.content.decode()
+    assert "correct username and password" in response.content.decode()

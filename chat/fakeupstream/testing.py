@@ -54,7 +54,7 @@ def start_fake_upstream(
                 port = int(url.rsplit(":", 1)[1].split("/", 1)[0])
                 yield RunningFake(url, port, process, log_path)
             finally:
-                _stop(process)
+                stop_process(process)
 
 
 def _spawn(extra_args: Sequence[str], log: Any) -> subprocess.Popen[str]:
@@ -82,7 +82,7 @@ def _wait_ready(process: subprocess.Popen[str], timeout: float, log_path: Path) 
                 return line[len(READY_PREFIX) :].strip()
     except queue.Empty:
         pass
-    _stop(process)
+    stop_process(process)
     raise RuntimeError(f"fake upstream did not start:\n{log_path.read_text(errors='replace')}")
 
 
@@ -93,7 +93,8 @@ def _drain(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> No
     lines.put(None)
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate, then kill if it does not exit within five seconds."""
     if process.poll() is None:
         process.terminate()
         try:
