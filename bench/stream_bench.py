@@ -1,7 +1,7 @@
 """Streaming benchmark: N concurrent answers through the real app vs. straight from the upstream.
 
 Starts the fake upstream and the app as a real Daphne process (fresh DATA_DIR, migrate,
-collectstatic, createsuperuser: the same setup as tests/e2e/conftest.py), logs in over HTTP, opens
+collectstatic, createsuperuser: the same setup as tests/liveserver.py), logs in over HTTP, opens
 N websockets to /ws/chat/ and streams one answer in each, applying frames by the sequence rules
 of docs/websocket-protocol.md. As a baseline, N concurrent requests with the same scenario are
 read directly from the fake upstream with httpx. See bench/README.md.
