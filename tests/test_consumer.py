@@ -4,9 +4,11 @@ upstream client → offline demo transport, which speaks the fake upstream's pro
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import timezone
 
 from chat.models import Conversation, Message
 from tests.wsclient import Transcript, connect, receive, receive_type, run_until_end, send
@@ -321,8 +323,14 @@ async def test_a_refused_first_message_creates_no_empty_conversation(alice, sett
     await communicator.disconnect()
 
 
-async def test_a_failed_final_save_does_not_leave_the_conversation_stuck(alice, monkeypatch):
+async def test_a_failed_final_save_does_not_leave_the_conversation_stuck(
+    alice, monkeypatch, settings
+):
     from chat import generation, services
+
+    # One process: an unowned streaming row is dead at once. (With several processes the
+    # heartbeat must go stale first; see the next test.)
+    settings.GENERATION_SINGLE_PROCESS = True
 
     def broken_finish(**kwargs):
         raise RuntimeError("database went away")
@@ -350,4 +358,33 @@ async def test_a_failed_final_save_does_not_leave_the_conversation_stuck(alice, 
     transcript.apply(await receive_type(communicator, "messages.added"))
     end = await run_until_end(communicator, transcript)
     assert end["message"]["status"] == "complete"
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(("age_seconds", "status"), [(2, "streaming"), (60, "interrupted")])
+async def test_with_several_processes_only_a_stale_heartbeat_means_interrupted(
+    alice, settings, age_seconds, status
+):
+    settings.GENERATION_SINGLE_PROCESS = False
+    settings.GENERATION_STALE_SECONDS = 15
+
+    @database_sync_to_async
+    def elsewhere():
+        conversation = Conversation.objects.create(owner=alice, title="elsewhere")
+        Message.objects.create(conversation=conversation, role="user", content="hi")
+        Message.objects.create(
+            conversation=conversation,
+            role="assistant",
+            status="streaming",
+            content="so far",
+            heartbeat_at=timezone.now() - timedelta(seconds=age_seconds),
+        )
+        return conversation
+
+    conversation = await elsewhere()
+    communicator, _ = await connect(alice)
+    await send(communicator, {"type": "subscribe", "conversation_id": conversation.pk})
+    snapshot = await receive_type(communicator, "snapshot")
+    assert snapshot["messages"][1]["status"] == status
+    assert snapshot["messages"][1]["content"] == "so far"
     await communicator.disconnect()
