@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -405,14 +406,17 @@ async def generation_stop(*, conversation: Conversation) -> None:
 def _conversation_messages(
     conversation: Conversation, live_ids: set[int], starting: bool
 ) -> list[Message]:
-    if settings.GENERATION_SINGLE_PROCESS and not starting:
+    if not starting:
         # With one process, a streaming row that no task here owns belongs to a process that
-        # died: it will never finish.
-        conversation.messages.filter(status=Message.Status.STREAMING).exclude(
-            pk__in=live_ids
-        ).update(status=Message.Status.INTERRUPTED)
-    elif not starting:
-        services.conversation_interrupt_stale(conversation=conversation, live_ids=live_ids)
+        # died; with several, only a stale heartbeat says so.
+        stale_after = (
+            None
+            if settings.GENERATION_SINGLE_PROCESS
+            else timedelta(seconds=settings.GENERATION_STALE_SECONDS)
+        )
+        services.conversation_interrupt_orphans(
+            conversation=conversation, live_ids=live_ids, stale_after=stale_after
+        )
     return list(conversation.messages.order_by("id"))
 
 

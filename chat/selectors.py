@@ -3,7 +3,7 @@ ownership check lives in the query and cannot be forgotten by a caller."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -33,14 +33,6 @@ def message_get_for_user(*, user: AbstractBaseUser, message_id: int) -> Message 
     )
 
 
-def conversation_messages(*, conversation: Conversation) -> list[Message]:
-    return list(conversation.messages.order_by("id"))
-
-
-def conversation_last_message(*, conversation: Conversation) -> Message | None:
-    return conversation.messages.order_by("-id").first()
-
-
 def history_for_upstream(*, conversation: Conversation, before_id: int) -> list[dict]:
     """The messages sent to the model for the assistant message `before_id`.
 
@@ -57,13 +49,6 @@ def history_for_upstream(*, conversation: Conversation, before_id: int) -> list[
             continue
         history.append({"role": message.role, "content": message.content})
     return history
-
-
-def heartbeat_is_stale(heartbeat_at: datetime | None) -> bool:
-    if heartbeat_at is None:
-        return True
-    limit = timedelta(seconds=settings.GENERATION_STALE_SECONDS)
-    return timezone.now() - heartbeat_at > limit
 
 
 def user_active_generation_count(*, user_id: int) -> int:

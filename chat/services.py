@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from chat.crypto import encrypt_secret, rotate_secret
 from chat.models import DEFAULT_MODEL, MODEL_CHOICES, Conversation, Message, ProviderKey
-from chat.selectors import heartbeat_is_stale
 
 TITLE_LENGTH = 60
 
@@ -54,22 +54,20 @@ def conversation_create(
     return Conversation.objects.create(owner=owner, title=title_from_text(first_text), model=model)
 
 
-def message_interrupt_if_stale(*, message: Message) -> bool:
-    """Mark a streaming row whose process died as interrupted. Returns True if it changed."""
-    if message.status != Message.Status.STREAMING or not heartbeat_is_stale(message.heartbeat_at):
-        return False
-    changed = Message.objects.filter(
-        pk=message.pk, status=Message.Status.STREAMING, heartbeat_at=message.heartbeat_at
-    ).update(status=Message.Status.INTERRUPTED, updated_at=timezone.now())
-    if changed:
-        message.refresh_from_db()
-    return bool(changed)
+def conversation_interrupt_orphans(
+    *, conversation: Conversation, live_ids: set[int], stale_after: timedelta | None
+) -> int:
+    """Mark the conversation's streaming rows that no live task here owns as interrupted.
 
-
-def conversation_interrupt_stale(*, conversation: Conversation, live_ids: set[int]) -> None:
-    for message in conversation.messages.filter(status=Message.Status.STREAMING):
-        if message.pk not in live_ids:
-            message_interrupt_if_stale(message=message)
+    stale_after=None: every such row (one process, so its owner died). Otherwise only rows whose
+    heartbeat is older than that (another process may still own a fresh one). One UPDATE, so a
+    heartbeat written meanwhile by a live owner keeps its row out of it.
+    """
+    orphans = conversation.messages.filter(status=Message.Status.STREAMING).exclude(pk__in=live_ids)
+    if stale_after is not None:
+        cutoff = timezone.now() - stale_after
+        orphans = orphans.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))
+    return orphans.update(status=Message.Status.INTERRUPTED, updated_at=timezone.now())
 
 
 def _assistant_placeholder(*, conversation: Conversation, demo: bool) -> Message:
