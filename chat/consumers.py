@@ -1,5 +1,5 @@
 """The websocket at /ws/chat/ (docs/websocket-protocol.md). Thin by design: it authenticates,
-validates frames, checks ownership by query, and delegates to chat.generation."""
+validates frames, checks ownership by query, and delegates to chat.streaming."""
 
 from __future__ import annotations
 
@@ -12,23 +12,16 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import generation, services
-from chat.frames import FrameError, parse_frame
+from chat import services, streaming
+from chat.models import Conversation
+from chat.protocol.inbound import FrameError, parse_frame
+from chat.protocol.outbound import conversation_created_frame, error_frame
+from chat.protocol.texts import protocol_text
 from chat.selectors import conversation_get_for_user, message_get_for_user
-from chat.serializers import conversation_to_dict
 
 log = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
-
-ERROR_TEXT = {
-    "not_found": "That conversation or message does not exist.",
-    "busy": "An answer is still being generated in this conversation. Stop it or wait.",
-    "not_retryable": "Only the last answer of a conversation can be retried, once it has ended.",
-    "rate_limited": "You are sending messages too quickly. Wait a minute and try again.",
-    "too_many_generations": "You have too many answers generating at once. Wait for one to end.",
-}
-
 
 REFUSALS = {
     services.ConversationBusy: "busy",
@@ -44,8 +37,7 @@ def refusals_as_frame_errors(request_type: str) -> Iterator[None]:
     try:
         yield
     except tuple(REFUSALS) as exc:
-        code = REFUSALS[type(exc)]
-        raise FrameError(code, ERROR_TEXT[code], request_type) from exc
+        raise FrameError(REFUSALS[type(exc)], request_type, **getattr(exc, "params", {})) from exc
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -57,7 +49,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.user is None or not self.user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.user_group = generation.user_group(self.user.pk)
+        self.user_group = streaming.user_group(self.user.pk)
         await self.channel_layer.group_add(self.user_group, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
@@ -75,9 +67,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         except Exception:
             # Keep the socket usable; the log has the traceback, the user a plain message.
             log.exception("websocket command failed")
-            await self._send_error(
-                "internal_error", "The server failed to handle that request.", None
-            )
+            await self._send_error("internal_error", protocol_text("internal_error"), None)
 
     # -- commands -------------------------------------------------------------------------------
     async def _on_subscribe(self, frame: dict) -> None:
@@ -87,63 +77,59 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _on_send(self, frame: dict) -> None:
         if frame["conversation_id"] is None:
             with refusals_as_frame_errors("send"):
-                await generation.generation_check_limits(user_id=self.user.pk)
+                await streaming.generation_check_limits(user_id=self.user.pk)
             conversation = await database_sync_to_async(services.conversation_create)(
                 owner=self.user, first_text=frame["content"], model=frame["model"]
             )
-            created = conversation_to_dict(conversation)
-            await self._send_json(
-                {
-                    "type": "conversation.created",
-                    "conversation": created,
-                    "client_id": frame["client_id"],
-                }
+            created = conversation_created_frame(
+                conversation=conversation, client_id=frame["client_id"]
             )
-            await generation.group_send(
-                self.user_group, {"type": "conversation.created", "conversation": created}
-            )
+            # This socket hears of it first (its snapshot follows); the user's other tabs
+            # through the group, which skips this socket.
+            await self._send_json(created)
+            await streaming.group_send(self.user_group, created, except_channel=self.channel_name)
             await self._subscribe(conversation)
         else:
             conversation = await self._owned_conversation(frame)
         with refusals_as_frame_errors("send"):
-            await generation.generation_send(conversation=conversation, text=frame["content"])
+            await streaming.generation_send(conversation=conversation, text=frame["content"])
 
     async def _on_stop(self, frame: dict) -> None:
         conversation = await self._owned_conversation(frame)
-        await generation.generation_stop(conversation=conversation)
+        await streaming.generation_stop(conversation=conversation)
 
     async def _on_retry(self, frame: dict) -> None:
         message = await database_sync_to_async(message_get_for_user)(
             user=self.user, message_id=frame["message_id"]
         )
         if message is None:
-            raise FrameError("not_found", ERROR_TEXT["not_found"], "retry")
+            raise FrameError("not_found", "retry")
         with refusals_as_frame_errors("retry"):
-            await generation.generation_retry(message=message)
+            await streaming.generation_retry(message=message)
 
     # -- helpers --------------------------------------------------------------------------------
-    async def _owned_conversation(self, frame: dict):
+    async def _owned_conversation(self, frame: dict) -> Conversation:
         conversation = await database_sync_to_async(conversation_get_for_user)(
             user=self.user, conversation_id=frame["conversation_id"]
         )
         if conversation is None:
-            raise FrameError("not_found", ERROR_TEXT["not_found"], frame["type"])
+            raise FrameError("not_found", frame["type"])
         return conversation
 
-    async def _subscribe(self, conversation) -> None:
+    async def _subscribe(self, conversation: Conversation) -> None:
         # Join first, snapshot second: every later frame is then either inside the snapshot
         # or delivered to us (docs/websocket-protocol.md, "Sequence numbers").
         await self._leave_conversation()
         self.conversation_id = conversation.pk
         await self.channel_layer.group_add(
-            generation.conversation_group(conversation.pk), self.channel_name
+            streaming.conversation_group(conversation.pk), self.channel_name
         )
-        await self._send_json(await generation.conversation_snapshot(conversation=conversation))
+        await self._send_json(await streaming.conversation_snapshot(conversation=conversation))
 
     async def _leave_conversation(self) -> None:
         if self.conversation_id is not None:
             await self.channel_layer.group_discard(
-                generation.conversation_group(self.conversation_id), self.channel_name
+                streaming.conversation_group(self.conversation_id), self.channel_name
             )
             self.conversation_id = None
 
@@ -151,12 +137,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(payload, ensure_ascii=False))
 
     async def _send_error(self, code: str, message: str, request_type: str | None) -> None:
-        await self._send_json(
-            {"type": "error", "code": code, "message": message, "request_type": request_type}
-        )
+        await self._send_json(error_frame(code=code, message=message, request_type=request_type))
 
     # -- channel layer events -------------------------------------------------------------------
     async def chat_frame(self, event: dict) -> None:
+        if event.get("except_channel") == self.channel_name:
+            return
         frame = event["frame"]
         conversation_id = frame.get("conversation_id")
         # A socket only receives frames for the conversation it is subscribed to now (a late

@@ -326,7 +326,8 @@ async def test_a_refused_first_message_creates_no_empty_conversation(alice, sett
 async def test_a_failed_final_save_does_not_leave_the_conversation_stuck(
     alice, monkeypatch, settings
 ):
-    from chat import generation, services
+    from chat import services
+    from chat.streaming import registry
 
     # One process: an unowned streaming row is dead at once. (With several processes the
     # heartbeat must go stale first; see the next test.)
@@ -340,10 +341,10 @@ async def test_a_failed_final_save_does_not_leave_the_conversation_stuck(
     _transcript, frames = await _start_new_chat(communicator, f"doomed {FAST}")
     conversation_id = frames["created"]["conversation"]["id"]
     for _ in range(200):
-        if conversation_id not in generation._live:
+        if registry.generation_for(conversation_id) is None:
             break
         await asyncio.sleep(0.02)
-    assert conversation_id not in generation._live
+    assert registry.generation_for(conversation_id) is None
 
     monkeypatch.undo()
     await send(communicator, {"type": "subscribe", "conversation_id": conversation_id})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat.generation import _build_request
 from chat.models import Conversation, Message
 from chat.selectors import history_for_upstream
+from chat.streaming.orchestration import _build_request
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,5 @@
-"""The Generation: one asyncio task per assistant message, owned by the process, not the socket.
+"""The Generation: the state machine of one assistant message, streamed by one asyncio task
+owned by the process (chat.streaming.registry), not by the socket.
 
 It reads typed events from chat.upstream, coalesces deltas into numbered frames for the group
 "conv.<id>" (docs/websocket-protocol.md), checkpoints the text to the Message row about once a
@@ -11,20 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from chat import services
-from chat.models import Conversation, Message
-from chat.selectors import (
-    history_for_upstream,
-    user_active_generation_count,
-    user_recent_message_count,
-)
-from chat.serializers import conversation_to_dict, message_to_dict
+from chat.models import Message
+from chat.protocol.outbound import conversation_updated_frame, delta_frame, end_frame
+from chat.serializers import message_to_dict
+from chat.streaming import registry
+from chat.streaming.groups import conversation_group, group_send, user_group
 from chat.upstream import (
     AnswerDelta,
     ChatRequest,
@@ -35,31 +32,9 @@ from chat.upstream import (
     Usage,
     stream_chat,
 )
-from chat.upstream_config import ResolvedUpstream, upstream_resolve
+from chat.upstream_config import ResolvedUpstream
 
 log = logging.getLogger(__name__)
-
-# conversation id -> the generation streaming in it, in this process.
-_live: dict[int, Generation] = {}
-# conversation ids whose generation is being created (row stored, task not registered yet).
-_starting: set[int] = set()
-
-
-def conversation_group(conversation_id: int) -> str:
-    return f"conv.{conversation_id}"
-
-
-def user_group(user_id: int) -> str:
-    return f"user.{user_id}"
-
-
-async def group_send(group: str, frame: dict) -> None:
-    """Send a protocol frame to every socket in a group. A failing layer must not kill a stream:
-    the text is checkpointed and clients heal gaps with a new snapshot."""
-    try:
-        await get_channel_layer().group_send(group, {"type": "chat.frame", "frame": frame})
-    except Exception:
-        log.exception("channel layer send to %s failed", group)
 
 
 class Generation:
@@ -164,15 +139,14 @@ class Generation:
         self._reasoning.append(reasoning)
         self._content.append(content)
         self.seq += 1
-        frame = {
-            "type": "delta",
-            "conversation_id": self.conversation_id,
-            "message_id": self.message_id,
-            "seq": self.seq,
-            "reasoning": reasoning,
-            "content": content,
-            "reasoning_ms": self._reasoning_ms(),
-        }
+        frame = delta_frame(
+            conversation_id=self.conversation_id,
+            message_id=self.message_id,
+            seq=self.seq,
+            reasoning=reasoning,
+            content=content,
+            reasoning_ms=self._reasoning_ms(),
+        )
         await group_send(conversation_group(self.conversation_id), frame)
 
     async def _checkpoint(self) -> None:
@@ -216,7 +190,7 @@ class Generation:
                 # interrupted, with the text of the last checkpoint.
                 log.exception("generation %s could not be finalized", self.message_id)
             finally:
-                _live.pop(self.conversation_id, None)
+                registry.unregister(self)
 
     # -- the end ------------------------------------------------------------------------------
     def _final_status(self) -> tuple[str, str]:
@@ -267,173 +241,14 @@ class Generation:
             message_id=self.message_id, fields=fields
         )
         self.final = message_to_dict(message)
-        frame = {
-            "type": "end",
-            "conversation_id": self.conversation_id,
-            "message_id": self.message_id,
-            "seq": self.seq,
-            "message": self.final,
-        }
+        frame = end_frame(
+            conversation_id=self.conversation_id,
+            message_id=self.message_id,
+            seq=self.seq,
+            message=self.final,
+        )
         await group_send(conversation_group(self.conversation_id), frame)
         await group_send(
             user_group(message.conversation.owner_id),
-            {
-                "type": "conversation.updated",
-                "conversation": conversation_to_dict(message.conversation),
-            },
+            conversation_updated_frame(conversation=message.conversation),
         )
-
-
-# -- public API (used by the consumer) -----------------------------------------------------------
-def live_message_ids() -> set[int]:
-    return {generation.message_id for generation in _live.values()}
-
-
-def _build_request(conversation: Conversation, assistant: Message) -> ChatRequest:
-    return ChatRequest(
-        model=conversation.model,
-        messages=history_for_upstream(conversation=conversation, before_id=assistant.pk),
-        temperature=conversation.temperature,
-        top_p=conversation.top_p,
-        presence_penalty=conversation.presence_penalty,
-        max_tokens=conversation.max_tokens,
-    )
-
-
-def _check_limits(user_id: int) -> None:
-    if user_recent_message_count(user_id=user_id) >= settings.MAX_MESSAGES_PER_MINUTE:
-        raise services.RateLimited
-    if (
-        user_active_generation_count(user_id=user_id)
-        >= settings.MAX_CONCURRENT_GENERATIONS_PER_USER
-    ):
-        raise services.TooManyGenerations
-
-
-def _prepare_send(
-    conversation: Conversation, text: str
-) -> tuple[services.SentMessage, ChatRequest, ResolvedUpstream]:
-    _check_limits(conversation.owner_id)
-    resolved = upstream_resolve()
-    sent = services.message_send(conversation=conversation, text=text, demo=resolved.demo)
-    return sent, _build_request(conversation, sent.assistant_message), resolved
-
-
-def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpstream]:
-    _check_limits(message.conversation.owner_id)
-    resolved = upstream_resolve()
-    message = services.message_reset_for_retry(message=message, demo=resolved.demo)
-    return message, _build_request(message.conversation, message), resolved
-
-
-async def generation_check_limits(*, user_id: int) -> None:
-    """Raise services.RateLimited / TooManyGenerations now, e.g. before creating a conversation
-    that would otherwise stay empty. generation_send checks again (the limits may change)."""
-    await database_sync_to_async(_check_limits)(user_id)
-
-
-async def generation_send(*, conversation: Conversation, text: str) -> services.SentMessage:
-    """Store the user's text and start streaming the answer. Raises services.ConversationBusy,
-    services.RateLimited or services.TooManyGenerations."""
-    # Until the task is registered, snapshots must not take the new streaming row for dead.
-    _starting.add(conversation.pk)
-    try:
-        sent, request, resolved = await database_sync_to_async(_prepare_send)(conversation, text)
-        # Announce the messages before the task exists, so no subscriber can receive a delta
-        # for a message it has not heard of (group sends may yield to other tasks).
-        await group_send(
-            conversation_group(conversation.pk),
-            {
-                "type": "messages.added",
-                "conversation_id": conversation.pk,
-                "messages": [
-                    message_to_dict(sent.user_message),
-                    message_to_dict(sent.assistant_message),
-                ],
-            },
-        )
-        _register(Generation(assistant=sent.assistant_message, request=request, resolved=resolved))
-    finally:
-        _starting.discard(conversation.pk)
-    await _record_key_use(resolved)
-    return sent
-
-
-async def generation_retry(*, message: Message) -> Message:
-    """Reset the last assistant message and stream it again. Raises services.NotRetryable,
-    services.ConversationBusy, services.RateLimited or services.TooManyGenerations."""
-    _starting.add(message.conversation_id)
-    try:
-        message, request, resolved = await database_sync_to_async(_prepare_retry)(message)
-        await group_send(
-            conversation_group(message.conversation_id),
-            {
-                "type": "message.reset",
-                "conversation_id": message.conversation_id,
-                "message": message_to_dict(message),
-            },
-        )
-        _register(Generation(assistant=message, request=request, resolved=resolved))
-    finally:
-        _starting.discard(message.conversation_id)
-    await _record_key_use(resolved)
-    return message
-
-
-def _register(generation: Generation) -> None:
-    _live[generation.conversation_id] = generation
-    generation.task = asyncio.create_task(
-        generation.run(), name=f"generation-{generation.message_id}"
-    )
-
-
-async def _record_key_use(resolved: ResolvedUpstream) -> None:
-    if resolved.provider_key_id is not None:
-        await database_sync_to_async(services.provider_key_record_use)(
-            provider_key_id=resolved.provider_key_id
-        )
-
-
-async def generation_stop(*, conversation: Conversation) -> None:
-    generation = _live.get(conversation.pk)
-    if generation is not None:
-        generation.stop()
-        return
-    # Owned by another process (Redis layer): it polls this flag at every checkpoint.
-    await database_sync_to_async(services.message_request_stop)(conversation=conversation)
-
-
-def _conversation_messages(
-    conversation: Conversation, live_ids: set[int], starting: bool
-) -> list[Message]:
-    if not starting:
-        # With one process, a streaming row that no task here owns belongs to a process that
-        # died; with several, only a stale heartbeat says so.
-        stale_after = (
-            None
-            if settings.GENERATION_SINGLE_PROCESS
-            else timedelta(seconds=settings.GENERATION_STALE_SECONDS)
-        )
-        services.conversation_interrupt_orphans(
-            conversation=conversation, live_ids=live_ids, stale_after=stale_after
-        )
-    return list(conversation.messages.order_by("id"))
-
-
-async def conversation_snapshot(*, conversation: Conversation) -> dict:
-    """Call only after the socket joined conversation_group(conversation.pk)."""
-    # Read the registry here, on the event loop; the query below runs in a worker thread.
-    messages = await database_sync_to_async(_conversation_messages)(
-        conversation, live_message_ids(), conversation.pk in _starting
-    )
-    generation = _live.get(conversation.pk)
-    return {
-        "type": "snapshot",
-        "conversation": conversation_to_dict(conversation),
-        "messages": [
-            generation.snapshot()
-            if generation is not None and generation.message_id == message.pk
-            else message_to_dict(message)
-            for message in messages
-        ],
-    }

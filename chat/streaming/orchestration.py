@@ -1,0 +1,159 @@
+"""Start, retry, stop and snapshot: what the consumer asks of the streaming core."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from chat import services
+from chat.models import Conversation, Message
+from chat.protocol.outbound import message_reset_frame, messages_added_frame, snapshot_frame
+from chat.selectors import (
+    history_for_upstream,
+    user_active_generation_count,
+    user_recent_message_count,
+)
+from chat.serializers import message_to_dict
+from chat.streaming import registry
+from chat.streaming.generation import Generation
+from chat.streaming.groups import conversation_group, group_send
+from chat.upstream import ChatRequest
+from chat.upstream_config import ResolvedUpstream, upstream_resolve
+
+
+def _build_request(conversation: Conversation, assistant: Message) -> ChatRequest:
+    return ChatRequest(
+        model=conversation.model,
+        messages=history_for_upstream(conversation=conversation, before_id=assistant.pk),
+        temperature=conversation.temperature,
+        top_p=conversation.top_p,
+        presence_penalty=conversation.presence_penalty,
+        max_tokens=conversation.max_tokens,
+    )
+
+
+def _check_limits(user_id: int) -> None:
+    if user_recent_message_count(user_id=user_id) >= settings.MAX_MESSAGES_PER_MINUTE:
+        raise services.RateLimited
+    if (
+        user_active_generation_count(user_id=user_id)
+        >= settings.MAX_CONCURRENT_GENERATIONS_PER_USER
+    ):
+        raise services.TooManyGenerations
+
+
+def _prepare_send(
+    conversation: Conversation, text: str
+) -> tuple[services.SentMessage, ChatRequest, ResolvedUpstream]:
+    _check_limits(conversation.owner_id)
+    resolved = upstream_resolve()
+    sent = services.message_send(conversation=conversation, text=text, demo=resolved.demo)
+    return sent, _build_request(conversation, sent.assistant_message), resolved
+
+
+def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpstream]:
+    _check_limits(message.conversation.owner_id)
+    resolved = upstream_resolve()
+    message = services.message_reset_for_retry(message=message, demo=resolved.demo)
+    return message, _build_request(message.conversation, message), resolved
+
+
+async def generation_check_limits(*, user_id: int) -> None:
+    """Raise services.RateLimited / TooManyGenerations now, e.g. before creating a conversation
+    that would otherwise stay empty. generation_send checks again (the limits may change)."""
+    await database_sync_to_async(_check_limits)(user_id)
+
+
+async def generation_send(*, conversation: Conversation, text: str) -> services.SentMessage:
+    """Store the user's text and start streaming the answer. Raises services.ConversationBusy,
+    services.RateLimited or services.TooManyGenerations."""
+    # Until the task is registered, snapshots must not take the new streaming row for dead.
+    registry.mark_starting(conversation.pk)
+    try:
+        sent, request, resolved = await database_sync_to_async(_prepare_send)(conversation, text)
+        # Announce the messages before the task exists, so no subscriber can receive a delta
+        # for a message it has not heard of (group sends may yield to other tasks).
+        await group_send(
+            conversation_group(conversation.pk),
+            messages_added_frame(
+                conversation_id=conversation.pk,
+                messages=[sent.user_message, sent.assistant_message],
+            ),
+        )
+        registry.register(
+            Generation(assistant=sent.assistant_message, request=request, resolved=resolved)
+        )
+    finally:
+        registry.unmark_starting(conversation.pk)
+    await _record_key_use(resolved)
+    return sent
+
+
+async def generation_retry(*, message: Message) -> Message:
+    """Reset the last assistant message and stream it again. Raises services.NotRetryable,
+    services.ConversationBusy, services.RateLimited or services.TooManyGenerations."""
+    registry.mark_starting(message.conversation_id)
+    try:
+        message, request, resolved = await database_sync_to_async(_prepare_retry)(message)
+        await group_send(
+            conversation_group(message.conversation_id), message_reset_frame(message=message)
+        )
+        registry.register(Generation(assistant=message, request=request, resolved=resolved))
+    finally:
+        registry.unmark_starting(message.conversation_id)
+    await _record_key_use(resolved)
+    return message
+
+
+async def _record_key_use(resolved: ResolvedUpstream) -> None:
+    if resolved.provider_key_id is not None:
+        await database_sync_to_async(services.provider_key_record_use)(
+            provider_key_id=resolved.provider_key_id
+        )
+
+
+async def generation_stop(*, conversation: Conversation) -> None:
+    generation = registry.generation_for(conversation.pk)
+    if generation is not None:
+        generation.stop()
+        return
+    # Owned by another process (Redis layer): it polls this flag at every checkpoint.
+    await database_sync_to_async(services.message_request_stop)(conversation=conversation)
+
+
+def _conversation_messages(
+    conversation: Conversation, live_ids: set[int], starting: bool
+) -> list[Message]:
+    if not starting:
+        # With one process, a streaming row that no task here owns belongs to a process that
+        # died; with several, only a stale heartbeat says so.
+        stale_after = (
+            None
+            if settings.GENERATION_SINGLE_PROCESS
+            else timedelta(seconds=settings.GENERATION_STALE_SECONDS)
+        )
+        services.conversation_interrupt_orphans(
+            conversation=conversation, live_ids=live_ids, stale_after=stale_after
+        )
+    return list(conversation.messages.order_by("id"))
+
+
+async def conversation_snapshot(*, conversation: Conversation) -> dict:
+    """Call only after the socket joined conversation_group(conversation.pk)."""
+    # Read the registry here, on the event loop; the query below runs in a worker thread.
+    messages = await database_sync_to_async(_conversation_messages)(
+        conversation, registry.live_message_ids(), registry.is_starting(conversation.pk)
+    )
+    generation = registry.generation_for(conversation.pk)
+    return snapshot_frame(
+        conversation=conversation,
+        messages=[
+            generation.snapshot()
+            if generation is not None and generation.message_id == message.pk
+            else message_to_dict(message)
+            for message in messages
+        ],
+        has_more=False,
+    )
