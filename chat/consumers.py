@@ -8,11 +8,11 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import services, streaming
+from chat.db import db_async
 from chat.models import Conversation
 from chat.protocol.inbound import FrameError, parse_frame
 from chat.protocol.outbound import conversation_created_frame, error_frame
@@ -78,7 +78,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if frame["conversation_id"] is None:
             with refusals_as_frame_errors("send"):
                 await streaming.generation_check_limits(user_id=self.user.pk)
-            conversation = await database_sync_to_async(services.conversation_create)(
+            conversation = await db_async(services.conversation_create)(
                 owner=self.user, first_text=frame["content"], model=frame["model"]
             )
             created = conversation_created_frame(
@@ -99,7 +99,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await streaming.generation_stop(conversation=conversation)
 
     async def _on_retry(self, frame: dict) -> None:
-        message = await database_sync_to_async(message_get_for_user)(
+        message = await db_async(message_get_for_user)(
             user=self.user, message_id=frame["message_id"]
         )
         if message is None:
@@ -109,7 +109,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # -- helpers --------------------------------------------------------------------------------
     async def _owned_conversation(self, frame: dict) -> Conversation:
-        conversation = await database_sync_to_async(conversation_get_for_user)(
+        conversation = await db_async(conversation_get_for_user)(
             user=self.user, conversation_id=frame["conversation_id"]
         )
         if conversation is None:

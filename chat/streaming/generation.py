@@ -13,10 +13,10 @@ import asyncio
 import logging
 import time
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import services
+from chat.db import db_async
 from chat.models import Message
 from chat.protocol.outbound import conversation_updated_frame, delta_frame, end_frame
 from chat.serializers import message_to_dict
@@ -61,6 +61,9 @@ class Generation:
         self._failure: Failure | None = None
         self._stop_requested = False
         self._reader: asyncio.Task | None = None
+        # Set when a delta must not wait for the coalescing window: the first of the message,
+        # and the first of the answer after the reasoning.
+        self._urgent = asyncio.Event()
         self.task: asyncio.Task | None = None
 
     # -- state --------------------------------------------------------------------------------
@@ -111,10 +114,12 @@ class Generation:
         if isinstance(event, ReasoningDelta):
             if self._first_reasoning_ms is None:
                 self._first_reasoning_ms = self._elapsed_ms()
+                self._urgent.set()
             self._pending_reasoning.append(event.text)
         elif isinstance(event, AnswerDelta):
             if self._first_answer_ms is None:
                 self._first_answer_ms = self._elapsed_ms()
+                self._urgent.set()
             self._pending_content.append(event.text)
         elif isinstance(event, ResponseStarted):
             self._request_id = event.request_id or ""
@@ -150,17 +155,29 @@ class Generation:
         await group_send(conversation_group(self.conversation_id), frame)
 
     async def _checkpoint(self) -> None:
-        stop = await database_sync_to_async(services.message_checkpoint)(
+        stop = await db_async(services.message_checkpoint)(
             message_id=self.message_id, fields=self._live_fields()
         )
         if stop and not self._stop_requested:
             self.stop()
 
+    async def _wait_for_text(self) -> None:
+        """Until the coalescing window closes, the reader ends, or a delta is urgent."""
+        if not self._urgent.is_set():
+            urgent = asyncio.ensure_future(self._urgent.wait())
+            await asyncio.wait(
+                {self._reader, urgent},
+                timeout=settings.GENERATION_COALESCE_SECONDS,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            urgent.cancel()
+        self._urgent.clear()
+
     async def _pump(self) -> None:
         self._reader = asyncio.create_task(self._read_upstream())
         last_checkpoint = time.monotonic()
         while not self._reader.done():
-            await asyncio.wait({self._reader}, timeout=settings.GENERATION_COALESCE_SECONDS)
+            await self._wait_for_text()
             await self._flush()
             if time.monotonic() - last_checkpoint >= settings.GENERATION_CHECKPOINT_SECONDS:
                 last_checkpoint = time.monotonic()
@@ -237,9 +254,7 @@ class Generation:
         self.seq += 1
         fields = self._final_fields()
         fields["stream_seq"] = self.seq
-        message = await database_sync_to_async(services.message_finish)(
-            message_id=self.message_id, fields=fields
-        )
+        message = await db_async(services.message_finish)(message_id=self.message_id, fields=fields)
         self.final = message_to_dict(message)
         frame = end_frame(
             conversation_id=self.conversation_id,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import services
+from chat.db import db_async
 from chat.models import Conversation, Message
 from chat.protocol.outbound import message_reset_frame, messages_added_frame, snapshot_frame
 from chat.selectors import (
@@ -63,7 +63,7 @@ def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpst
 async def generation_check_limits(*, user_id: int) -> None:
     """Raise services.RateLimited / TooManyGenerations now, e.g. before creating a conversation
     that would otherwise stay empty. generation_send checks again (the limits may change)."""
-    await database_sync_to_async(_check_limits)(user_id)
+    await db_async(_check_limits)(user_id)
 
 
 async def generation_send(*, conversation: Conversation, text: str) -> services.SentMessage:
@@ -72,7 +72,7 @@ async def generation_send(*, conversation: Conversation, text: str) -> services.
     # Until the task is registered, snapshots must not take the new streaming row for dead.
     registry.mark_starting(conversation.pk)
     try:
-        sent, request, resolved = await database_sync_to_async(_prepare_send)(conversation, text)
+        sent, request, resolved = await db_async(_prepare_send)(conversation, text)
         # Announce the messages before the task exists, so no subscriber can receive a delta
         # for a message it has not heard of (group sends may yield to other tasks).
         await group_send(
@@ -96,7 +96,7 @@ async def generation_retry(*, message: Message) -> Message:
     services.ConversationBusy, services.RateLimited or services.TooManyGenerations."""
     registry.mark_starting(message.conversation_id)
     try:
-        message, request, resolved = await database_sync_to_async(_prepare_retry)(message)
+        message, request, resolved = await db_async(_prepare_retry)(message)
         await group_send(
             conversation_group(message.conversation_id), message_reset_frame(message=message)
         )
@@ -109,9 +109,7 @@ async def generation_retry(*, message: Message) -> Message:
 
 async def _record_key_use(resolved: ResolvedUpstream) -> None:
     if resolved.provider_key_id is not None:
-        await database_sync_to_async(services.provider_key_record_use)(
-            provider_key_id=resolved.provider_key_id
-        )
+        await db_async(services.provider_key_record_use)(provider_key_id=resolved.provider_key_id)
 
 
 async def generation_stop(*, conversation: Conversation) -> None:
@@ -120,7 +118,7 @@ async def generation_stop(*, conversation: Conversation) -> None:
         generation.stop()
         return
     # Owned by another process (Redis layer): it polls this flag at every checkpoint.
-    await database_sync_to_async(services.message_request_stop)(conversation=conversation)
+    await db_async(services.message_request_stop)(conversation=conversation)
 
 
 def _conversation_messages(
@@ -143,7 +141,7 @@ def _conversation_messages(
 async def conversation_snapshot(*, conversation: Conversation) -> dict:
     """Call only after the socket joined conversation_group(conversation.pk)."""
     # Read the registry here, on the event loop; the query below runs in a worker thread.
-    messages = await database_sync_to_async(_conversation_messages)(
+    messages = await db_async(_conversation_messages)(
         conversation, registry.live_message_ids(), registry.is_starting(conversation.pk)
     )
     generation = registry.generation_for(conversation.pk)
