@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import services, streaming
+from chat import revocation, services, streaming
 from chat.db import db_async
 from chat.models import Conversation
 from chat.protocol.inbound import FrameError, parse_frame
@@ -49,6 +49,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.user is None or not self.user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.session_key = self.scope["session"].session_key
         self.user_group = streaming.user_group(self.user.pk)
         await self.channel_layer.group_add(self.user_group, self.channel_name)
 
@@ -58,6 +59,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._leave_conversation()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not await self._session_still_valid():
+            return
         try:
             frame = parse_frame(text_data, bytes_data, max_bytes=settings.MAX_WS_FRAME_BYTES)
             handler = getattr(self, f"_on_{frame['type']}")
@@ -108,6 +111,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await streaming.generation_retry(message=message)
 
     # -- helpers --------------------------------------------------------------------------------
+    async def _session_still_valid(self) -> bool:
+        """Re-check the session (chat.revocation); close the socket when it ended."""
+        valid = await db_async(revocation.session_is_valid)(
+            session_key=self.session_key, user_id=self.user.pk
+        )
+        if not valid:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+        return valid
+
     async def _owned_conversation(self, frame: dict) -> Conversation:
         conversation = await db_async(conversation_get_for_user)(
             user=self.user, conversation_id=frame["conversation_id"]
@@ -140,6 +152,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._send_json(error_frame(code=code, message=message, request_type=request_type))
 
     # -- channel layer events -------------------------------------------------------------------
+    async def auth_check(self, event: dict) -> None:
+        await self._session_still_valid()
+
     async def chat_frame(self, event: dict) -> None:
         if event.get("except_channel") == self.channel_name:
             return

@@ -187,6 +187,13 @@ def message_request_stop(*, conversation: Conversation) -> bool:
     )
 
 
+def user_generations_request_stop(*, user_id: int) -> int:
+    """Flag all the user's streaming messages; their owning processes stop them."""
+    return Message.objects.filter(
+        conversation__owner_id=user_id, status=Message.Status.STREAMING
+    ).update(stop_requested=True)
+
+
 def provider_key_set(*, provider_key: ProviderKey, plaintext: str) -> None:
     plaintext = plaintext.strip()
     provider_key.encrypted_key = encrypt_secret(plaintext)

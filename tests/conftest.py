@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -30,3 +32,62 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture
+def charlie(db):
+    """An inactive account: may not see anything."""
+    return get_user_model().objects.create_user("charlie", password=PASSWORD, is_active=False)
+
+
+@pytest.fixture
+def world(alice, bob, charlie):
+    """Alice's conversations with messages in every state, and Bob's one conversation (which
+    Alice may not see). Tests that need a world of who may see what start here."""
+    from chat.models import Conversation, Message
+
+    def conversation(owner, title: str, *assistant_states: str) -> Conversation:
+        conv = Conversation.objects.create(owner=owner, title=title)
+        for state in assistant_states:
+            Message.objects.create(conversation=conv, role="user", content=f"ask {state}")
+            Message.objects.create(
+                conversation=conv,
+                role="assistant",
+                content=f"answer {state}",
+                reasoning=f"thinking {state}",
+                status=state,
+                error_code="limit_requests" if state == "failed" else "",
+                error_status=429 if state == "failed" else None,
+            )
+        return conv
+
+    return SimpleNamespace(
+        alice=alice,
+        bob=bob,
+        charlie=charlie,
+        finished=conversation(alice, "finished", "complete", "stopped", "failed", "complete"),
+        interrupted=conversation(alice, "interrupted", "complete", "interrupted"),
+        bobs=conversation(bob, "bob's", "complete"),
+    )
+
+
+@pytest.fixture
+async def sockets():
+    """Open websockets with `await sockets.open(user)`; every one is disconnected at teardown,
+    whatever the test did, so no consumer outlives its test."""
+    from tests.wsclient import connect
+
+    opened = []
+
+    class Sockets:
+        async def open(self, user=None, **kwargs):
+            communicator, connected = await connect(user, **kwargs)
+            opened.append(communicator)
+            return communicator, connected
+
+    yield Sockets()
+    for communicator in opened:
+        try:
+            await communicator.disconnect()
+        except Exception:
+            pass

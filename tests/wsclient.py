@@ -20,10 +20,15 @@ def session_cookie_for(user) -> str:
     return client.cookies["sessionid"].value
 
 
-async def connect(user=None, *, origin: bytes = ORIGIN) -> tuple[WebsocketCommunicator, bool]:
+async def connect(
+    user=None, *, origin: bytes = ORIGIN, session_key: str | None = None
+) -> tuple[WebsocketCommunicator, bool]:
+    """A socket with a new session of `user`, or with the given existing `session_key`."""
     headers = [(b"origin", origin), (b"host", b"localhost")]
-    if user is not None:
-        headers.append((b"cookie", f"sessionid={await session_cookie_for(user)}".encode()))
+    if user is not None and session_key is None:
+        session_key = await session_cookie_for(user)
+    if session_key is not None:
+        headers.append((b"cookie", f"sessionid={session_key}".encode()))
     communicator = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
     connected, _ = await communicator.connect()
     return communicator, connected
