@@ -1,5 +1,5 @@
-"""Login throttling on top of django-axes: which address a login comes from, and how many
-failures an account and an address may have.
+"""Login throttling on top of django-axes: which address a login comes from, how many failures an
+account and an address may have, and the page a locked-out login gets.
 
 Axes records every failed login (username, client address) and refuses further logins while
 too many recent failures match the request. See docs/architecture.md, "Login throttling".
@@ -8,14 +8,18 @@ too many recent failures match the request. See docs/architecture.md, "Login thr
 from __future__ import annotations
 
 import ipaddress
+import math
+from datetime import datetime
 
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
-from axes.helpers import get_client_username
+from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import QuerySet, Sum
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -64,3 +68,44 @@ class AccountAndAddressHandler(AxesDatabaseHandler):
 
 def _failures(attempts: QuerySet) -> int:
     return attempts.aggregate(total=Sum("failures_since_start"))["total"] or 0
+
+
+def locked_until(request: HttpRequest, credentials: dict | None) -> datetime | None:
+    """When logging in is possible again, or None if nothing is at its limit.
+
+    Axes stores one row per (username, address, user agent) with the time of its latest
+    failure; a row stops counting a cool-off period after that. A counter at its limit drops
+    below it once the row that completed the limit (counting from the newest) has aged out.
+    """
+    cool_off = get_cool_off(request)
+    completions = [
+        _time_limit_was_reached(attempts, limit)
+        for attempts, limit in _counters(request, credentials)
+    ]
+    return max((moment + cool_off for moment in completions if moment), default=None)
+
+
+def _time_limit_was_reached(attempts: QuerySet, limit: int) -> datetime | None:
+    total = 0
+    newest_first = attempts.order_by("-attempt_time")
+    for attempt_time, failures in newest_first.values_list("attempt_time", "failures_since_start"):
+        total += failures
+        if total >= limit:
+            return attempt_time
+    return None
+
+
+def lockout_response(request: HttpRequest, *args: object) -> HttpResponse:
+    """The page for a refused login (AXES_LOCKOUT_CALLABLE): 429, with when to try again.
+
+    Axes' async middleware passes the credentials where the sync one passes the original
+    response, so they are read from the request, where axes leaves them.
+    """
+    now = timezone.now()
+    credentials = getattr(request, "axes_credentials", None)
+    retry_at = locked_until(request, credentials) or now + get_cool_off(request)
+    seconds = max(1, math.ceil((retry_at - now).total_seconds()))
+    context = {"retry_at": retry_at, "minutes": math.ceil(seconds / 60), "login_url": request.path}
+    response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response

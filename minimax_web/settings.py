@@ -159,7 +159,11 @@ AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
 LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
 AXES_HANDLER = "minimax_web.login_throttling.AccountAndAddressHandler"
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# Attempts while locked out are refused without being counted, so the time the lockout page
+# names stays true even if the person tries again early.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "minimax_web.login_throttling.client_address"
+AXES_LOCKOUT_CALLABLE = "minimax_web.login_throttling.lockout_response"
 
 # --- Static files -------------------------------------------------------------------------
 STATIC_URL = "static/"

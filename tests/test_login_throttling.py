@@ -1,5 +1,5 @@
-"""Login throttling (django-axes): per account, per client address, unlocking, and which
-address counts behind the TLS proxy."""
+"""Login throttling (django-axes): per account, per client address, the lockout page, unlocking,
+and which address counts behind the TLS proxy."""
 
 from __future__ import annotations
 
@@ -69,11 +69,64 @@ def test_it_locks_an_address_that_tries_many_accounts(client, alice, bob):
     assert _log_in(client, "bob", PASSWORD, address="198.51.100.8").status_code == 302
 
 
+def test_the_right_password_is_refused_while_locked_and_the_page_says_when_to_retry(client, alice):
+    _fail(client, "alice", 5)
+    response = _log_in(client, "alice", PASSWORD)
+    assert response.status_code == 429
+    assert 899 <= int(response["Retry-After"]) <= 900
+    page = response.content.decode()
+    assert "Too many failed log-ins" in page
+    assert "Try again in 15 minutes" in page
+    retry_at = AccessAttempt.objects.get().attempt_time + timedelta(minutes=15)
+    assert retry_at.strftime("%H:%M UTC") in page
+    assert 'href="/login/"' in page
+    assert not _is_logged_in(client)
+
+
+def test_the_page_names_the_moment_the_oldest_counted_failure_ages_out(client, alice):
+    for n in range(5):
+        _fail(client, "alice", 1, address=f"198.51.100.{n}")
+    oldest = AccessAttempt.objects.get(ip_address="198.51.100.0")
+    oldest.attempt_time = timezone.now() - timedelta(minutes=10)
+    oldest.save()
+    response = _log_in(client, "alice", PASSWORD)
+    assert response.status_code == 429
+    assert 299 <= int(response["Retry-After"]) <= 300
+    assert "Try again in 5 minutes" in response.content.decode()
+
+
+def test_attempts_while_locked_do_not_extend_the_lock(client, alice):
+    _fail(client, "alice", 5)
+    assert _log_in(client, "alice", "wrong again").status_code == 429
+    attempt = AccessAttempt.objects.get()
+    assert attempt.failures_since_start == 5
+
+
 def test_the_lock_lifts_after_the_cool_off_period(client, alice):
     _fail(client, "alice", 5)
     assert _log_in(client, "alice", PASSWORD).status_code == 429
     AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=15, seconds=1))
     assert _log_in(client, "alice", PASSWORD).status_code == 302
+
+
+def test_the_cool_off_period_is_a_setting(client, alice, settings):
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=2)
+    _fail(client, "alice", 5)
+    response = _log_in(client, "alice", PASSWORD)
+    assert "Try again in 2 minutes" in response.content.decode()
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=2, seconds=1))
+    assert _log_in(client, "alice", PASSWORD).status_code == 302
+
+
+def test_the_admin_login_is_locked_too(client, admin_user_):
+    _fail(client, "root", 5, path="/admin/login/")
+    response = _log_in(client, "root", PASSWORD, path="/admin/login/")
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert "Try again in 15 minutes" in page
+    assert 'href="/admin/login/"' in page
+    # The same account is locked on the app's own login page.
+    assert _log_in(client, "root", PASSWORD).status_code == 429
 
 
 def test_an_administrator_sees_the_attempts_and_unlocks_by_deleting_them(
