@@ -233,3 +233,14 @@ def test_the_proxy_is_not_trusted_by_default(monkeypatch, tmp_path):
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.delenv("DJANGO_BEHIND_TLS_PROXY", raising=False)
     assert runpy.run_path(str(SETTINGS_FILE))["BEHIND_TLS_PROXY"] is False
+
+
+def test_daphne_is_not_told_to_trust_x_forwarded_for():
+    # Daphne's --proxy-headers takes the left-most X-Forwarded-For entry (the client's own) as
+    # REMOTE_ADDR, which would let anyone choose the address their failures count against.
+    root = SETTINGS_FILE.parent.parent
+    for name in ("Dockerfile", "README.md", "Makefile"):
+        lines = (root / name).read_text().splitlines()
+        commands = [line for line in lines if "daphne" in line and not line.startswith("#")]
+        assert commands, name
+        assert not any("--proxy-headers" in line for line in commands), name
