@@ -32,4 +32,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-m", "minimax_web.healthcheck"]
 
 ENTRYPOINT ["/app/docker-entrypoint.sh"]
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "minimax_web.asgi:application"]
+# No --proxy-headers: Daphne would take the client address from the left-most X-Forwarded-For
+# entry, which the client writes. Behind a proxy set DJANGO_BEHIND_TLS_PROXY=true instead.
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "minimax_web.asgi:application"]
