@@ -17,6 +17,7 @@ from chat.models import Conversation
 from chat.protocol.inbound import FrameError, parse_frame
 from chat.protocol.outbound import conversation_created_frame, error_frame
 from chat.protocol.texts import protocol_text
+from chat.ratelimit import TokenBucket
 from chat.selectors import conversation_get_for_user, message_get_for_user
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.session_key = self.scope["session"].session_key
+        self.loads = TokenBucket(burst=settings.WS_SUBSCRIBE_BURST, rate=settings.WS_SUBSCRIBE_RATE)
         self.user_group = streaming.user_group(self.user.pk)
         await self.channel_layer.group_add(self.user_group, self.channel_name)
 
@@ -74,8 +76,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # -- commands -------------------------------------------------------------------------------
     async def _on_subscribe(self, frame: dict) -> None:
+        self._spend_a_load("subscribe")
         conversation = await self._owned_conversation(frame)
         await self._subscribe(conversation)
+
+    async def _on_history(self, frame: dict) -> None:
+        self._spend_a_load("history")
+        conversation = await self._owned_conversation(frame)
+        await self._send_json(
+            await streaming.conversation_history(
+                conversation=conversation, before_id=frame["before_id"]
+            )
+        )
 
     async def _on_send(self, frame: dict) -> None:
         if frame["conversation_id"] is None:
@@ -111,6 +123,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await streaming.generation_retry(message=message)
 
     # -- helpers --------------------------------------------------------------------------------
+    def _spend_a_load(self, request_type: str) -> None:
+        # Each load sends a snapshot-sized frame; a flood of them would only fill buffers.
+        if not self.loads.take():
+            raise FrameError("subscribe_rate_limited", request_type)
+
     async def _session_still_valid(self) -> bool:
         """Re-check the session (chat.revocation); close the socket when it ended."""
         valid = await db_async(revocation.session_is_valid)(

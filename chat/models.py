@@ -98,6 +98,22 @@ class Message(models.Model):
         return f"{self.role} #{self.pk}"
 
 
+class GenerationStart(models.Model):
+    """One row per upstream request a user started (send, retry, regenerate): what the
+    per-minute limit counts, across processes."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_starts"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
 class ProviderKey(models.Model):
     """An upstream API key managed in admin. The key is stored encrypted (chat.crypto)."""
 

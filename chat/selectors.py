@@ -3,14 +3,14 @@ ownership check lives in the query and cannot be forgotten by a caller."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chat.models import Conversation, Message
+from chat.models import Conversation, GenerationStart, Message
 
 
 def conversation_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Conversation]:
@@ -60,8 +60,29 @@ def user_active_generation_count(*, user_id: int) -> int:
     ).count()
 
 
-def user_recent_message_count(*, user_id: int, seconds: int = 60) -> int:
-    since = timezone.now() - timedelta(seconds=seconds)
-    return Message.objects.filter(
-        conversation__owner_id=user_id, role=Message.Role.USER, created_at__gte=since
-    ).count()
+def user_recent_generation_starts(*, user_id: int, since: datetime) -> list[datetime]:
+    """When the user started upstream requests since `since`, oldest first."""
+    return list(
+        GenerationStart.objects.filter(user_id=user_id, created_at__gte=since)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+    )
+
+
+def message_page(
+    *, conversation: Conversation, before_id: int | None, max_messages: int, max_chars: int
+) -> tuple[list[Message], bool]:
+    """The newest messages (older than `before_id` when given), oldest first, bounded by count
+    and by text size, and whether older ones remain. The newest two always fit, so a page
+    never ends between a question and its answer's start."""
+    messages = conversation.messages.order_by("-id")
+    if before_id is not None:
+        messages = messages.filter(id__lt=before_id)
+    page: list[Message] = []
+    chars = 0
+    for message in messages[: max_messages + 1]:
+        chars += len(message.content) + len(message.reasoning)
+        if len(page) >= max_messages or (len(page) >= 2 and chars > max_chars):
+            return page[::-1], True
+        page.append(message)
+    return page[::-1], False

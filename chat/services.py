@@ -5,13 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from chat.crypto import encrypt_secret, rotate_secret
-from chat.models import DEFAULT_MODEL, MODEL_CHOICES, Conversation, Message, ProviderKey
+from chat.models import (
+    DEFAULT_MODEL,
+    MODEL_CHOICES,
+    Conversation,
+    GenerationStart,
+    Message,
+    ProviderKey,
+)
+from chat.selectors import user_active_generation_count, user_recent_generation_starts
 
 TITLE_LENGTH = 60
 
@@ -24,11 +34,19 @@ class NotRetryable(Exception):
     """Only the last assistant message of a conversation, once it has ended, can be retried."""
 
 
-class RateLimited(Exception):
-    """The user sent more messages in the last minute than MAX_MESSAGES_PER_MINUTE."""
+class Refusal(Exception):
+    """A request refused by a rule; `params` go into the words (chat.protocol.texts)."""
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(params)
+        self.params = params
 
 
-class TooManyGenerations(Exception):
+class RateLimited(Refusal):
+    """The user started MAX_MESSAGES_PER_MINUTE upstream requests in the last minute."""
+
+
+class TooManyGenerations(Refusal):
     """The user already has MAX_CONCURRENT_GENERATIONS_PER_USER answers streaming."""
 
 
@@ -70,6 +88,35 @@ def conversation_interrupt_orphans(
     return orphans.update(status=Message.Status.INTERRUPTED, updated_at=timezone.now())
 
 
+RATE_WINDOW = timedelta(minutes=1)
+
+
+def generation_limits_check(*, user_id: int) -> None:
+    """Raise RateLimited or TooManyGenerations if the user may not start an answer now."""
+    now = timezone.now()
+    starts = user_recent_generation_starts(user_id=user_id, since=now - RATE_WINDOW)
+    if len(starts) >= settings.MAX_MESSAGES_PER_MINUTE:
+        oldest_counted = starts[-settings.MAX_MESSAGES_PER_MINUTE]
+        wait = oldest_counted + RATE_WINDOW - now
+        raise RateLimited(
+            limit=settings.MAX_MESSAGES_PER_MINUTE,
+            retry_after=max(1, int(wait.total_seconds()) + 1),
+        )
+    active = user_active_generation_count(user_id=user_id)
+    if active >= settings.MAX_CONCURRENT_GENERATIONS_PER_USER:
+        raise TooManyGenerations(limit=settings.MAX_CONCURRENT_GENERATIONS_PER_USER)
+
+
+def generation_start_record(*, user_id: int) -> None:
+    """Check the limits and count one more upstream request, atomically across processes:
+    call inside the transaction that creates or resets the streaming row."""
+    # Serialises the user's concurrent starts: a row lock on PostgreSQL; on SQLite the
+    # IMMEDIATE transaction already holds the database's write lock.
+    get_user_model().objects.select_for_update().filter(pk=user_id).first()
+    generation_limits_check(user_id=user_id)
+    GenerationStart.objects.create(user_id=user_id)
+
+
 def _assistant_placeholder(*, conversation: Conversation, demo: bool) -> Message:
     now = timezone.now()
     return Message.objects.create(
@@ -91,6 +138,7 @@ def message_send(*, conversation: Conversation, text: str, demo: bool) -> SentMe
     """
     try:
         with transaction.atomic():
+            generation_start_record(user_id=conversation.owner_id)
             user_message = Message.objects.create(
                 conversation=conversation, role=Message.Role.USER, content=text
             )
@@ -150,13 +198,14 @@ def message_reset_for_retry(*, message: Message, demo: bool) -> Message:
     }
     try:
         with transaction.atomic():
+            generation_start_record(user_id=message.conversation.owner_id)
             changed = Message.objects.filter(pk=message.pk, status__in=RETRYABLE_STATUSES).update(
                 **fields
             )
+            if not changed:
+                raise NotRetryable
     except IntegrityError as exc:
         raise ConversationBusy from exc
-    if not changed:
-        raise NotRetryable
     message.refresh_from_db()
     return message
 

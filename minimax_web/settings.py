@@ -212,7 +212,15 @@ OFFLINE_DEMO_TPS = env_float("OFFLINE_DEMO_TPS", 40.0)
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 100_000, minimum=1)
 MAX_WS_FRAME_BYTES = env_int("MAX_WS_FRAME_BYTES", 512 * 1024, minimum=1024)
 MAX_CONCURRENT_GENERATIONS_PER_USER = env_int("MAX_CONCURRENT_GENERATIONS_PER_USER", 3, minimum=1)
+# Upstream requests (sends, retries) a user may start per minute.
 MAX_MESSAGES_PER_MINUTE = env_int("MAX_MESSAGES_PER_MINUTE", 20, minimum=1)
+# Conversation loads (subscribe, history) per socket: a burst, then a steady rate per second.
+WS_SUBSCRIBE_BURST = env_int("WS_SUBSCRIBE_BURST", 10, minimum=1)
+WS_SUBSCRIBE_RATE = env_float("WS_SUBSCRIBE_RATE", 1.0, minimum=0.01)
+# A snapshot or history page holds at most this many messages and (beyond the newest two)
+# this many characters of text; older messages are fetched page by page.
+SNAPSHOT_MAX_MESSAGES = env_int("SNAPSHOT_MAX_MESSAGES", 50, minimum=2)
+SNAPSHOT_MAX_CHARS = env_int("SNAPSHOT_MAX_CHARS", 400_000, minimum=1000)
 
 # --- Generation timing ----------------------------------------------------------------------
 GENERATION_COALESCE_SECONDS = env_float("GENERATION_COALESCE_SECONDS", 0.05, minimum=0.0)

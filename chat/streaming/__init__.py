@@ -4,6 +4,7 @@ channel-layer groups frames go to. See docs/architecture.md."""
 
 from chat.streaming.groups import conversation_group, group_send, user_group
 from chat.streaming.orchestration import (
+    conversation_history,
     conversation_snapshot,
     generation_check_limits,
     generation_retry,
@@ -13,6 +14,7 @@ from chat.streaming.orchestration import (
 
 __all__ = [
     "conversation_group",
+    "conversation_history",
     "conversation_snapshot",
     "generation_check_limits",
     "generation_retry",

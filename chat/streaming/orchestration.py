@@ -9,12 +9,13 @@ from django.conf import settings
 from chat import services
 from chat.db import db_async
 from chat.models import Conversation, Message
-from chat.protocol.outbound import message_reset_frame, messages_added_frame, snapshot_frame
-from chat.selectors import (
-    history_for_upstream,
-    user_active_generation_count,
-    user_recent_message_count,
+from chat.protocol.outbound import (
+    history_frame,
+    message_reset_frame,
+    messages_added_frame,
+    snapshot_frame,
 )
+from chat.selectors import history_for_upstream, message_page
 from chat.serializers import message_to_dict
 from chat.streaming import registry
 from chat.streaming.generation import Generation
@@ -34,27 +35,15 @@ def _build_request(conversation: Conversation, assistant: Message) -> ChatReques
     )
 
 
-def _check_limits(user_id: int) -> None:
-    if user_recent_message_count(user_id=user_id) >= settings.MAX_MESSAGES_PER_MINUTE:
-        raise services.RateLimited
-    if (
-        user_active_generation_count(user_id=user_id)
-        >= settings.MAX_CONCURRENT_GENERATIONS_PER_USER
-    ):
-        raise services.TooManyGenerations
-
-
 def _prepare_send(
     conversation: Conversation, text: str
 ) -> tuple[services.SentMessage, ChatRequest, ResolvedUpstream]:
-    _check_limits(conversation.owner_id)
     resolved = upstream_resolve()
     sent = services.message_send(conversation=conversation, text=text, demo=resolved.demo)
     return sent, _build_request(conversation, sent.assistant_message), resolved
 
 
 def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpstream]:
-    _check_limits(message.conversation.owner_id)
     resolved = upstream_resolve()
     message = services.message_reset_for_retry(message=message, demo=resolved.demo)
     return message, _build_request(message.conversation, message), resolved
@@ -63,7 +52,7 @@ def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpst
 async def generation_check_limits(*, user_id: int) -> None:
     """Raise services.RateLimited / TooManyGenerations now, e.g. before creating a conversation
     that would otherwise stay empty. generation_send checks again (the limits may change)."""
-    await db_async(_check_limits)(user_id)
+    await db_async(services.generation_limits_check)(user_id=user_id)
 
 
 async def generation_send(*, conversation: Conversation, text: str) -> services.SentMessage:
@@ -123,7 +112,7 @@ async def generation_stop(*, conversation: Conversation) -> None:
 
 def _conversation_messages(
     conversation: Conversation, live_ids: set[int], starting: bool
-) -> list[Message]:
+) -> tuple[list[Message], bool]:
     if not starting:
         # With one process, a streaming row that no task here owns belongs to a process that
         # died; with several, only a stale heartbeat says so.
@@ -135,13 +124,22 @@ def _conversation_messages(
         services.conversation_interrupt_orphans(
             conversation=conversation, live_ids=live_ids, stale_after=stale_after
         )
-    return list(conversation.messages.order_by("id"))
+    return _page(conversation, before_id=None)
+
+
+def _page(conversation: Conversation, before_id: int | None) -> tuple[list[Message], bool]:
+    return message_page(
+        conversation=conversation,
+        before_id=before_id,
+        max_messages=settings.SNAPSHOT_MAX_MESSAGES,
+        max_chars=settings.SNAPSHOT_MAX_CHARS,
+    )
 
 
 async def conversation_snapshot(*, conversation: Conversation) -> dict:
     """Call only after the socket joined conversation_group(conversation.pk)."""
     # Read the registry here, on the event loop; the query below runs in a worker thread.
-    messages = await db_async(_conversation_messages)(
+    messages, has_more = await db_async(_conversation_messages)(
         conversation, registry.live_message_ids(), registry.is_starting(conversation.pk)
     )
     generation = registry.generation_for(conversation.pk)
@@ -153,5 +151,15 @@ async def conversation_snapshot(*, conversation: Conversation) -> dict:
             else message_to_dict(message)
             for message in messages
         ],
-        has_more=False,
+        has_more=has_more,
+    )
+
+
+async def conversation_history(*, conversation: Conversation, before_id: int) -> dict:
+    """Older messages than `before_id`, for a client scrolling back past its snapshot."""
+    messages, has_more = await db_async(_page)(conversation, before_id)
+    return history_frame(
+        conversation_id=conversation.pk,
+        messages=[message_to_dict(message) for message in messages],
+        has_more=has_more,
     )
