@@ -9,6 +9,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from minimax_web.asgi import application
+from tests.protocol_schemas import check_frame
 
 ORIGIN = b"http://localhost"
 
@@ -39,7 +40,10 @@ async def send(communicator: WebsocketCommunicator, frame: dict) -> None:
 
 
 async def receive(communicator: WebsocketCommunicator, timeout: float = 10) -> dict:
-    return json.loads(await communicator.receive_from(timeout=timeout))
+    """The next frame, checked against its documented schema (tests/protocol_schemas.py)."""
+    frame = json.loads(await communicator.receive_from(timeout=timeout))
+    check_frame(frame)
+    return frame
 
 
 async def receive_type(communicator: WebsocketCommunicator, frame_type: str, timeout=10) -> dict:
