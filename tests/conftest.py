@@ -30,3 +30,10 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fast_upstream_retries(settings):
+    # Automatic retries wait seconds in production; tests that hit a 429 or 503 must not.
+    settings.UPSTREAM_RETRY_BASE_DELAY = 0.01
+    settings.UPSTREAM_RETRY_MAX_DELAY = 0.05
