@@ -489,6 +489,10 @@ class AttemptCounter:
         self._counts: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._limit = limit
 
+    def count(self, key: str) -> int:
+        """Requests seen so far for `key`."""
+        return self._counts.get(key, 0)
+
     def next(self, key: str) -> int:
         """Count one more request for `key` and return its number (1 for the first)."""
         count = self._counts.pop(key, 0) + 1
