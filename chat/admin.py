@@ -24,7 +24,16 @@ class MessageInline(ReadOnlyAdminMixin, admin.StackedInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ("role", "status", "finish_reason", "content", "reasoning", "error_code", "total_ms")
+    fields = (
+        "role",
+        "status",
+        "finish_reason",
+        "content",
+        "reasoning",
+        "error_code",
+        "error_params",
+        "total_ms",
+    )
     readonly_fields = fields
 
 

@@ -52,8 +52,11 @@ class Message(models.Model):
     reasoning = models.TextField(blank=True, default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     finish_reason = models.CharField(max_length=32, blank=True, default="")
+    # How a failed answer failed, as facts: the words are made when the message is shown
+    # (chat.protocol.texts.failure_text), so they follow the reader's language.
     error_code = models.CharField(max_length=100, blank=True, default="")
-    error_message = models.TextField(blank=True, default="")
+    # kind, upstream_message, retry_after, timeout_seconds (chat.upstream.Failure).
+    error_params = models.JSONField(blank=True, default=dict)
     error_status = models.PositiveSmallIntegerField(null=True, blank=True)
     error_retryable = models.BooleanField(default=False)
     model = models.CharField(max_length=64, blank=True, default="")

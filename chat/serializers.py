@@ -7,6 +7,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from chat.models import Conversation, Message
+from chat.protocol.texts import failure_text
 
 
 def iso(value: datetime | None) -> str | None:
@@ -25,9 +26,10 @@ def conversation_to_dict(conversation: Conversation) -> dict:
 def _error(message: Message) -> dict | None:
     if not message.error_code:
         return None
+    params = {**(message.error_params or {}), "status": message.error_status}
     return {
         "code": message.error_code,
-        "message": message.error_message,
+        "message": failure_text(params.get("kind", ""), message.error_code, params),
         "status": message.error_status,
         "retryable": message.error_retryable,
         "request_id": message.request_id or None,
@@ -75,4 +77,6 @@ def message_to_dict(message: Message) -> dict:
         },
         "created_at": iso(message.created_at),
         "seq": message.stream_seq,
+        # Only a live generation is ever retrying (Generation.snapshot fills it in).
+        "retrying": None,
     }

@@ -175,7 +175,7 @@ def message_reset_for_retry(*, message: Message, demo: bool) -> Message:
         "status": Message.Status.STREAMING,
         "finish_reason": "",
         "error_code": "",
-        "error_message": "",
+        "error_params": {},
         "error_status": None,
         "error_retryable": False,
         "request_id": "",

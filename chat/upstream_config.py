@@ -3,7 +3,7 @@ offline demo (the fake upstream's protocol through the real client, in-process).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import httpx
@@ -11,7 +11,7 @@ from django.conf import settings
 
 from chat.crypto import decrypt_secret
 from chat.models import ProviderKey
-from chat.upstream import UpstreamTarget
+from chat.upstream import RetryPolicy, UpstreamTarget
 
 DEMO_BASE_URL = "http://offline-demo.invalid/compatible-mode/v1"
 
@@ -21,6 +21,7 @@ class ResolvedUpstream:
     target: UpstreamTarget
     demo: bool
     provider_key_id: int | None = None
+    retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @lru_cache(maxsize=1)
@@ -36,8 +37,19 @@ def demo_transport() -> httpx.AsyncBaseTransport:
 def _timeouts() -> dict:
     return {
         "connect_timeout": settings.UPSTREAM_CONNECT_TIMEOUT,
-        "read_timeout": settings.UPSTREAM_READ_TIMEOUT,
+        "first_byte_timeout": settings.UPSTREAM_FIRST_BYTE_TIMEOUT,
+        "idle_timeout": settings.UPSTREAM_IDLE_TIMEOUT,
+        "total_timeout": settings.UPSTREAM_TOTAL_TIMEOUT,
     }
+
+
+def retry_policy() -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.UPSTREAM_RETRY_MAX_ATTEMPTS,
+        base_delay=settings.UPSTREAM_RETRY_BASE_DELAY,
+        max_delay=settings.UPSTREAM_RETRY_MAX_DELAY,
+        max_total=settings.UPSTREAM_RETRY_BUDGET,
+    )
 
 
 def _default_provider_key() -> ProviderKey | None:
@@ -54,7 +66,7 @@ def upstream_resolve() -> ResolvedUpstream:
         target = UpstreamTarget(
             base_url=settings.DASHSCOPE_BASE_URL, api_key=settings.DASHSCOPE_API_KEY, **_timeouts()
         )
-        return ResolvedUpstream(target=target, demo=False)
+        return ResolvedUpstream(target=target, demo=False, retry_policy=retry_policy())
     provider_key = _default_provider_key()
     if provider_key is not None:
         target = UpstreamTarget(
@@ -62,8 +74,13 @@ def upstream_resolve() -> ResolvedUpstream:
             api_key=decrypt_secret(provider_key.encrypted_key),
             **_timeouts(),
         )
-        return ResolvedUpstream(target=target, demo=False, provider_key_id=provider_key.pk)
+        return ResolvedUpstream(
+            target=target,
+            demo=False,
+            provider_key_id=provider_key.pk,
+            retry_policy=retry_policy(),
+        )
     target = UpstreamTarget(
         base_url=DEMO_BASE_URL, api_key="offline-demo", transport=demo_transport(), **_timeouts()
     )
-    return ResolvedUpstream(target=target, demo=True)
+    return ResolvedUpstream(target=target, demo=True, retry_policy=retry_policy())

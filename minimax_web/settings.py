@@ -203,8 +203,23 @@ DASHSCOPE_API_KEY = env_str("DASHSCOPE_API_KEY")
 DASHSCOPE_BASE_URL = env_str(
     "DASHSCOPE_BASE_URL", "https://dashscope.aliyuncs.com/compatible-mode/v1"
 )
+# Seconds. Connect: opening the connection. First byte: from sending the request until the
+# response headers and the first SSE event (a reasoning model can take a while to start).
+# Idle: silence between two chunks once streaming (UPSTREAM_READ_TIMEOUT is its old name).
+# Total: one whole answer, automatic retries and their waits included.
 UPSTREAM_CONNECT_TIMEOUT = env_float("UPSTREAM_CONNECT_TIMEOUT", 10.0, minimum=0.1)
-UPSTREAM_READ_TIMEOUT = env_float("UPSTREAM_READ_TIMEOUT", 120.0, minimum=0.1)
+UPSTREAM_FIRST_BYTE_TIMEOUT = env_float("UPSTREAM_FIRST_BYTE_TIMEOUT", 60.0, minimum=0.1)
+UPSTREAM_IDLE_TIMEOUT = env_float(
+    "UPSTREAM_IDLE_TIMEOUT", env_float("UPSTREAM_READ_TIMEOUT", 60.0, minimum=0.1), minimum=0.1
+)
+UPSTREAM_TOTAL_TIMEOUT = env_float("UPSTREAM_TOTAL_TIMEOUT", 600.0, minimum=1.0)
+# Automatic retries of a request that failed before the first token (429, 5xx, network):
+# exponential backoff with full jitter from the base delay, each wait at most the max delay,
+# no new attempt once the retry budget (seconds since the first attempt) is spent.
+UPSTREAM_RETRY_MAX_ATTEMPTS = env_int("UPSTREAM_RETRY_MAX_ATTEMPTS", 4, minimum=1)
+UPSTREAM_RETRY_BASE_DELAY = env_float("UPSTREAM_RETRY_BASE_DELAY", 1.0, minimum=0.0)
+UPSTREAM_RETRY_MAX_DELAY = env_float("UPSTREAM_RETRY_MAX_DELAY", 20.0, minimum=0.0)
+UPSTREAM_RETRY_BUDGET = env_float("UPSTREAM_RETRY_BUDGET", 60.0, minimum=0.0)
 # Demo pacing: tokens per second of the offline demo model.
 OFFLINE_DEMO_TPS = env_float("OFFLINE_DEMO_TPS", 40.0)
 

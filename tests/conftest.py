@@ -91,3 +91,10 @@ async def sockets():
         # Already closed by the server or by the test: nothing left to do.
         with contextlib.suppress(Exception):
             await communicator.disconnect()
+
+
+@pytest.fixture(autouse=True)
+def _fast_upstream_retries(settings):
+    # Automatic retries wait seconds in production; tests that hit a 429 or 503 must not.
+    settings.UPSTREAM_RETRY_BASE_DELAY = 0.01
+    settings.UPSTREAM_RETRY_MAX_DELAY = 0.05

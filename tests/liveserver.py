@@ -53,6 +53,9 @@ def app_env(data_dir: Path, upstream_url: str, **extra: str) -> dict[str, str]:
         "DASHSCOPE_BASE_URL": upstream_url,
         "DJANGO_SUPERUSER_PASSWORD": PASSWORD,
         "PYTHONUNBUFFERED": "1",
+        # A test that provokes a 429 or 503 must not wait seconds for automatic retries.
+        "UPSTREAM_RETRY_BASE_DELAY": "0.02",
+        "UPSTREAM_RETRY_MAX_DELAY": "0.1",
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)

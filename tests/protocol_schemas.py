@@ -52,6 +52,12 @@ TIMINGS = {
     "total_ms": OPT_INT,
     "elapsed_ms": OPT_INT,
 }
+RETRYING = {
+    "attempt": INT,
+    "max_attempts": INT,
+    "delay_ms": INT,
+    "error": MESSAGE_ERROR,
+}
 MESSAGE = {
     "id": INT,
     "role": STR,
@@ -66,6 +72,7 @@ MESSAGE = {
     "timings": TIMINGS,
     "created_at": OPT_STR,
     "seq": INT,
+    "retrying": ("nullable", RETRYING),
 }
 
 FRAMES: dict[str, dict[str, Any]] = {
@@ -85,6 +92,7 @@ FRAMES: dict[str, dict[str, Any]] = {
     },
     "end": {"conversation_id": INT, "message_id": INT, "seq": INT, "message": MESSAGE},
     "error": {"code": STR, "message": STR, "request_type": OPT_STR},
+    "retrying": {"conversation_id": INT, "message_id": INT, **RETRYING},
 }
 
 

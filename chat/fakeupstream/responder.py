@@ -16,7 +16,16 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .scenarios import ERRORS, ErrorSpec, Scenario, ScenarioError, prompt_of, scenario_from
+from .scenarios import (
+    ERRORS,
+    AttemptCounter,
+    ErrorSpec,
+    Scenario,
+    ScenarioError,
+    after_attempt,
+    prompt_of,
+    scenario_from,
+)
 from .texts import answer_pieces, reasoning_pieces
 
 SSE_TYPE = "text/event-stream;charset=UTF-8"
@@ -68,8 +77,17 @@ class _Reply:
     include_usage: bool
 
 
+# Used when a caller passes no counter of its own (the server and the transport each have one).
+_ATTEMPTS = AttemptCounter()
+
+
 async def respond(
-    method: str, path: str, headers: Mapping[str, str], body: bytes, base: Scenario
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    base: Scenario,
+    attempts: AttemptCounter | None = None,
 ) -> FakeResponse:
     request_id = str(uuid.uuid4())
     route = path.split("?", 1)[0]
@@ -83,6 +101,9 @@ async def respond(
         request, scenario = _parse(headers, body, base)
     except _Reject as reject:
         return _error_response(ERRORS[reject.error], request_id, message=reject.message)
+    scenario = after_attempt(scenario, request.messages, attempts or _ATTEMPTS)
+    if scenario.headers_delay:
+        await asyncio.sleep(scenario.headers_delay)
     reply = _reply(request, scenario, request_id)
     if scenario.error is not None and (scenario.error_at is None or not request.stream):
         return _error_before(reply, ERRORS[scenario.error])
@@ -283,16 +304,23 @@ def _error_before(reply: _Reply, spec: ErrorSpec) -> FakeResponse:
     if shape == "json":
         message = _error_message(spec, reply.model)
         body = _envelope(spec, reply.request_id, message, reply.chat_id)
-        return _json_response(spec.status, body, reply.request_id, summary=summary)
+        response = _json_response(spec.status, body, reply.request_id, summary=summary)
+        response.headers += _retry_after(reply.scenario)
+        return response
     if shape == "event":
         text = _native_frame(spec, reply.request_id, event_id=1)
     else:  # PROTOCOL.md §3.3 (b): SSE-bodied 4xx, code-first order, no request_id
         inner = _compat_error(spec, _error_message(spec, reply.model), code_first=True)
         text = f"data: {dumps({'error': inner})}\n\n"
     data = _encode(text, reply.scenario.crlf)
-    return FakeResponse(
-        spec.status, _headers(SSE_TYPE, reply.request_id), _once(data), False, summary
-    )
+    headers = _headers(SSE_TYPE, reply.request_id) + _retry_after(reply.scenario)
+    return FakeResponse(spec.status, headers, _once(data), False, summary)
+
+
+def _retry_after(scenario: Scenario) -> list[tuple[str, str]]:
+    if scenario.retry_after is None:
+        return []
+    return [("retry-after", f"{scenario.retry_after:g}")]
 
 
 # --- responses ----------------------------------------------------------------------------
@@ -428,6 +456,8 @@ async def _frames(reply: _Reply) -> AsyncIterator[str]:
     tokens = [_reasoning_choice(p) for p in reply.reasoning]
     tokens += [_answer_choice(p) for p in reply.answer]
     total = len(tokens)
+    if s.silence_after_headers:
+        await asyncio.sleep(s.silence_after_headers)
     pacer = _Pacer(s.tokens_per_second)
     yield _chunk(reply, [_first_choice()])
     for sent in range(total + 1):

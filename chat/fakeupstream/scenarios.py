@@ -8,6 +8,7 @@ last user message (marker wins over header, header over the server's flags).
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import math
 import re
@@ -238,6 +239,13 @@ class Scenario:
     stall_seconds: float = 30.0
     malformed_after: int | None = None
     finish_reason: str = "stop"
+    # Fail only the first N requests for the same prompt (or the same `key`), then answer:
+    # what a transient 429/503 looks like to a client that retries.
+    fail_first: int | None = None
+    key: str | None = None
+    retry_after: float | None = None  # a Retry-After header (seconds) on the error response
+    headers_delay: float = 0.0  # seconds before the response headers are sent
+    silence_after_headers: float = 0.0  # seconds between the headers and the first event
     split_utf8: bool = False
     keepalive: bool = False
     crlf: bool = False
@@ -264,18 +272,27 @@ _COUNTS = (
     "truncate_after",
     "stall_after",
     "malformed_after",
+    "fail_first",
 )
 
 
 def _check(s: Scenario) -> None:
     _require(math.isfinite(s.tokens_per_second) and s.tokens_per_second >= 0, "tps must be >= 0")
     _require(math.isfinite(s.stall_seconds) and s.stall_seconds >= 0, "stall_seconds must be >= 0")
+    for name in ("headers_delay", "silence_after_headers"):
+        value = getattr(s, name)
+        _require(math.isfinite(value) and value >= 0, f"{name} must be >= 0")
+    _require(
+        s.retry_after is None or (math.isfinite(s.retry_after) and s.retry_after >= 0),
+        "retry_after must be >= 0",
+    )
     for name in _COUNTS:
         value = getattr(s, name)
         _require(value is None or value >= 0, f"{name} must be >= 0")
     _require(s.answer in ANSWER_KINDS, f"answer must be one of {', '.join(ANSWER_KINDS)}")
     _require(s.error is None or s.error in ERRORS, f"unknown error {s.error!r}; see ERRORS")
     _require(s.error_at is None or s.error is not None, "error_at needs an error name")
+    _require(s.fail_first is None or s.error is not None, "fail_first needs an error name")
     _require(s.error_shape in ERROR_SHAPES, f"shape must be one of {', '.join(ERROR_SHAPES)}")
     _require(s.finish_reason in FINISH_REASONS, "finish_reason must be stop or length")
     _require(s.model is None or s.model != "", "model must not be empty")
@@ -315,6 +332,11 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "stall_seconds": float,
     "malformed_after": _optional(int),
     "finish_reason": str,
+    "fail_first": _optional(int),
+    "key": _optional(str),
+    "retry_after": _optional(float),
+    "headers_delay": float,
+    "silence_after_headers": float,
     "split_utf8": _bool,
     "keepalive": _bool,
     "crlf": _bool,
@@ -425,6 +447,14 @@ _CLI_FLAGS: tuple[tuple[str, str, str], ...] = (
     ("--stall-seconds", "stall_seconds", "length of the stall"),
     ("--malformed-after", "malformed_after", "emit a broken JSON line after N tokens"),
     ("--finish-reason", "finish_reason", "stop or length"),
+    ("--fail-first", "fail_first", "with --error: fail only the first N requests per prompt"),
+    ("--retry-after", "retry_after", "Retry-After header (seconds) on error responses"),
+    ("--headers-delay", "headers_delay", "seconds before the response headers"),
+    (
+        "--silence-after-headers",
+        "silence_after_headers",
+        "seconds between the response headers and the first event",
+    ),
     ("--model", "model", "model name to report (default: echo the request's)"),
 )
 _CLI_SWITCHES: tuple[tuple[str, str, str], ...] = (
@@ -449,3 +479,35 @@ def add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
 def scenario_from_cli(args: argparse.Namespace, base: Scenario | None = None) -> Scenario:
     given = {k: v for k, v in vars(args).items() if k in _CONVERTERS}
     return with_overrides(base or Scenario(), given)
+
+
+class AttemptCounter:
+    """How many requests each prompt (or `key`) has made, for `fail_first`. Bounded, so a
+    long-running demo server does not grow without end."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self._counts: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self._limit = limit
+
+    def count(self, key: str) -> int:
+        """Requests seen so far for `key`."""
+        return self._counts.get(key, 0)
+
+    def next(self, key: str) -> int:
+        """Count one more request for `key` and return its number (1 for the first)."""
+        count = self._counts.pop(key, 0) + 1
+        self._counts[key] = count
+        while len(self._counts) > self._limit:
+            self._counts.popitem(last=False)
+        return count
+
+
+def after_attempt(scenario: Scenario, messages: list[Any], attempts: AttemptCounter) -> Scenario:
+    """The scenario for this request: with fail_first=N, the N+1-th request for the same
+    prompt (or key) and every later one succeeds."""
+    if scenario.fail_first is None:
+        return scenario
+    number = attempts.next(scenario.key or last_user_text(messages))
+    if number <= scenario.fail_first:
+        return scenario
+    return dataclasses.replace(scenario, error=None, error_at=None, fail_first=None)

@@ -19,7 +19,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 
 from .responder import FakeResponse, respond
-from .scenarios import Scenario, ScenarioError, add_scenario_arguments, scenario_from_cli
+from .scenarios import (
+    AttemptCounter,
+    Scenario,
+    ScenarioError,
+    add_scenario_arguments,
+    scenario_from_cli,
+)
 
 logger = logging.getLogger("chat.fakeupstream")
 READY_PREFIX = "fake upstream listening on "
@@ -54,6 +60,7 @@ class FakeUpstreamServer:
     def __init__(self, base: Scenario) -> None:
         self.base = base
         self.stats = Stats()
+        self.attempts = AttemptCounter()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         _no_delay(writer)
@@ -81,7 +88,9 @@ class FakeUpstreamServer:
             body = json.dumps(asdict(self.stats)).encode()
             headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
             return FakeResponse(200, headers, _once(body))
-        return await respond(request.method, request.path, request.headers, request.body, self.base)
+        return await respond(
+            request.method, request.path, request.headers, request.body, self.base, self.attempts
+        )
 
     async def _send(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, response: FakeResponse

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 
 from .responder import respond
-from .scenarios import Scenario
+from .scenarios import AttemptCounter, Scenario
 
 
 class _ChunkStream(httpx.AsyncByteStream):
@@ -28,11 +28,17 @@ class _ChunkStream(httpx.AsyncByteStream):
 class FakeUpstreamTransport(httpx.AsyncBaseTransport):
     def __init__(self, base: Scenario | None = None) -> None:
         self.base = base or Scenario()
+        self.attempts = AttemptCounter()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         response = await respond(
-            request.method, request.url.raw_path.decode("ascii"), request.headers, body, self.base
+            request.method,
+            request.url.raw_path.decode("ascii"),
+            request.headers,
+            body,
+            self.base,
+            self.attempts,
         )
         return httpx.Response(
             response.status,

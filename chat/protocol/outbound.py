@@ -4,7 +4,9 @@ so the protocol's shapes live in one module and tests/protocol_schemas.py can ch
 from __future__ import annotations
 
 from chat.models import Conversation, Message
+from chat.protocol.texts import retrying_text
 from chat.serializers import conversation_to_dict, message_to_dict
+from chat.upstream import Failure
 
 
 def snapshot_frame(*, conversation: Conversation, messages: list[dict], has_more: bool) -> dict:
@@ -79,6 +81,44 @@ def end_frame(*, conversation_id: int, message_id: int, seq: int, message: dict)
         "message_id": message_id,
         "seq": seq,
         "message": message,
+    }
+
+
+def retrying_state(
+    *, failure: Failure, attempt: int, max_attempts: int, delay_seconds: float
+) -> dict:
+    """A streaming message's `retrying` field: the failed attempt, and when the next starts.
+    error.message says it in words, e.g. "Rate limited by DashScope — retrying in 4 s
+    (attempt 2 of 4)"."""
+    params = {"status": failure.status}
+    text = retrying_text(
+        failure.kind,
+        params,
+        delay_seconds=delay_seconds,
+        attempt=attempt,
+        max_attempts=max_attempts,
+    )
+    return {
+        "attempt": attempt,
+        "max_attempts": max_attempts,
+        "delay_ms": max(0, round(delay_seconds * 1000)),
+        "error": {
+            "code": failure.code,
+            "message": text,
+            "status": failure.status,
+            "retryable": failure.retryable,
+            "request_id": failure.request_id,
+        },
+    }
+
+
+def retrying_frame(*, conversation_id: int, message_id: int, state: dict) -> dict:
+    """Informational, so not sequence-numbered: a reloaded page gets it from the snapshot."""
+    return {
+        "type": "retrying",
+        "conversation_id": conversation_id,
+        "message_id": message_id,
+        **state,
     }
 
 

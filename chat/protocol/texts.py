@@ -32,16 +32,154 @@ PROTOCOL_TEXTS: dict[str, str] = {
     "internal_error": "The server failed to handle that request.",
 }
 
-# How a stored answer ended, when it did not end normally.
-MESSAGE_TEXTS: dict[str, str] = {
-    "internal_error": "minimax-web hit an internal error while streaming. (internal_error)",
+# How an answer failed, by Failure kind (chat.upstream.errors.KINDS, plus the app's own
+# internal_error and server_shutdown). Say what happened and what to do. {quote} becomes
+# ' DashScope said: “…”.' when the upstream sent a message, else nothing.
+FAILURE_TEXTS: dict[str, str] = {
+    "bad_key": (
+        "DashScope rejected the API key. Check the key in admin or DASHSCOPE_API_KEY "
+        "(keys only work in the region they were created for)."
+    ),
+    "overdue": (
+        "The Alibaba Cloud account behind the API key has an overdue payment, so DashScope "
+        "refused the request. Settle the bill in the Alibaba Cloud console, then try again."
+    ),
+    "input_too_long": (
+        "This conversation is too long for the model to read. Start a new chat to continue."
+    ),
+    "bad_parameter": (
+        "DashScope rejected a setting in the request; this is a bug or a wrong setting in "
+        "admin.{quote}"
+    ),
+    "access_denied": (
+        "The DashScope account is not allowed to use this model. Enable the model in the Model "
+        "Studio console, or check that the key and the base URL are from the same region."
+    ),
+    "model_not_activated": (
+        "This model has not been activated for the DashScope account. Activate it in the Model "
+        "Studio console."
+    ),
+    "free_tier_only": (
+        "The free quota for this model is used up and the account is set to use the free tier "
+        "only. Turn off 'free tier only' in the Model Studio console to keep using it."
+    ),
+    "free_quota_used": (
+        "The free quota for this model is used up. Switch the account to paid use in the Model "
+        "Studio console to keep using it."
+    ),
+    "model_not_found": (
+        "DashScope does not know this model name, or the API key has no access to it. Check "
+        "the model setting in admin."
+    ),
+    "model_not_compatible": (
+        "This model is not offered on DashScope's OpenAI-compatible endpoint. Pick another model."
+    ),
+    "throttled": "DashScope is throttling requests right now. Wait a moment and retry.",
+    "rate_limited": (
+        "DashScope is rate-limiting requests (too many per minute). Wait a moment and retry."
+    ),
+    "burst_rate": "Requests to DashScope ramped up too quickly. Wait a few seconds and retry.",
+    "token_throttle": (
+        "DashScope's per-minute token limit was reached. Wait about a minute and retry."
+    ),
+    "not_purchased": (
+        "Model Studio has not been activated (purchased) for this Alibaba Cloud account. "
+        "Activate it in the Alibaba Cloud console."
+    ),
+    "prepaid_overdue": (
+        "The Alibaba Cloud account's prepaid bill is overdue. Settle it in the billing console, "
+        "then try again."
+    ),
+    "postpaid_overdue": (
+        "The Alibaba Cloud account's postpaid bill is overdue. Settle it in the billing "
+        "console, then try again."
+    ),
+    "server_error": "DashScope had an internal error. Try again in a moment.",
+    "upstream_timeout": "DashScope took too long to produce the answer. Try again.",
+    "overloaded": (
+        "The model is overloaded or temporarily unavailable on DashScope. Try again shortly."
+    ),
+    "moderation_input": (
+        "DashScope's content filter blocked your message. Rephrase it and try again."
+    ),
+    "moderation_output": (
+        "DashScope's content filter stopped the model's reply. Try rephrasing your request."
+    ),
+    "moderation": (
+        "DashScope's content filter blocked this conversation. Rephrase your message and try again."
+    ),
+    "bad_request": "DashScope rejected the request.{quote}",
+    "endpoint_not_found": (
+        "DashScope could not find the endpoint or the model. Check the base URL and the model "
+        "name in admin.{quote}"
+    ),
+    "gateway_error": "DashScope's gateway had a problem. Try again in a moment.",
+    "gateway_timeout": "DashScope's gateway timed out. Try again in a moment.",
+    "unexpected_status": ("DashScope answered with an unexpected error (HTTP {status}).{quote}"),
+    "stream_error": "DashScope reported an error during the response.{quote}",
+    "invalid_base_url": "The DashScope base URL is not valid. Check it in admin.",
+    "connect_failed": (
+        "Could not connect to DashScope. Check the network and the base URL, then retry."
+    ),
+    "connection_lost": "The connection to DashScope broke during the response. Try again.",
+    "timeout_connect": (
+        "Could not open a connection to DashScope within {seconds} s. Check the network and "
+        "the base URL, then retry."
+    ),
+    "timeout_first_byte": (
+        "DashScope did not start answering within {seconds} s. It may be overloaded; try "
+        "again in a moment."
+    ),
+    "timeout_idle": (
+        "DashScope went silent for {seconds} s in the middle of the answer, so it was ended; "
+        "the text so far is kept. Try again."
+    ),
+    "timeout_total": (
+        "The answer took longer than the {seconds} s allowed for one answer, so it was ended; "
+        "the text so far is kept. Try again, or ask for a shorter answer."
+    ),
+    "timeout_write": "Sending the request to DashScope took longer than {seconds} s. Try again.",
+    "timeout_pool": (
+        "Too many requests to DashScope are already in flight on this server. Try again in a "
+        "moment."
+    ),
+    "truncated": (
+        "The response stopped before the model finished (the connection ended without a "
+        "finish signal)."
+    ),
+    "malformed_stream": (
+        "DashScope sent a piece of the response that could not be read. Try again."
+    ),
+    "internal_error": "minimax-web hit an internal error while streaming. Try again.",
     "server_shutdown": (
         "The server restarted while this answer was being written; the text so far is kept. "
         "Retry to generate it again."
     ),
 }
 
+# The short reason shown while an automatic retry waits: "<reason> — retrying in 4 s …".
+RETRY_REASONS: dict[str, str] = {
+    "throttled": "DashScope is throttling requests",
+    "rate_limited": "Rate limited by DashScope",
+    "burst_rate": "Requests to DashScope ramped up too quickly",
+    "token_throttle": "DashScope's per-minute token limit was reached",
+    "server_error": "DashScope had an internal error",
+    "upstream_timeout": "DashScope timed out",
+    "overloaded": "The model is overloaded on DashScope",
+    "gateway_error": "DashScope's gateway had a problem",
+    "gateway_timeout": "DashScope's gateway timed out",
+    "unexpected_status": "DashScope answered HTTP {status}",
+    "connect_failed": "Could not connect to DashScope",
+    "connection_lost": "The connection to DashScope broke",
+    "timeout_connect": "Connecting to DashScope timed out",
+    "timeout_first_byte": "DashScope did not start answering in time",
+    "timeout_pool": "Too many requests in flight",
+}
+
 _FALLBACK = "Something went wrong ({code})."
+_FAILURE_FALLBACK = "The answer failed because of an unexpected error.{quote}"
+_RETRY_FALLBACK = "DashScope request failed"
+MAX_QUOTED_CHARS = 200
 
 
 class _Blank(dict):
@@ -61,7 +199,44 @@ def protocol_text(code: str, params: Mapping[str, Any] | None = None) -> str:
     return _fill(template, params or {}) if template else _FALLBACK.format(code=code)
 
 
-def message_error_text(code: str, params: Mapping[str, Any] | None = None) -> str:
-    """Words for a stored answer's error code (our codes and the upstream's)."""
-    template = MESSAGE_TEXTS.get(code)
-    return _fill(template, params or {}) if template else _FALLBACK.format(code=code)
+def _quote(upstream_message: object) -> str:
+    text = str(upstream_message or "").strip()
+    if not text:
+        return ""
+    if len(text) > MAX_QUOTED_CHARS:
+        text = text[: MAX_QUOTED_CHARS - 1].rstrip() + "…"
+    return f" DashScope said: “{text.rstrip('. ')}”."
+
+
+def _seconds(value: object) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else "?"
+
+
+def failure_text(kind: str, code: str, params: Mapping[str, Any] | None = None) -> str:
+    """Words for a failed answer: what happened and what to do, ending with the code, e.g.
+    "DashScope rejected the API key. Check … (invalid_api_key)".
+
+    params: the stored facts (upstream_message, status, timeout_seconds, …). An unknown kind
+    falls back to a generic sentence quoting the upstream's message. Rows stored before kinds
+    existed carry their old words as legacy_text.
+    """
+    params = params or {}
+    template = FAILURE_TEXTS.get(kind)
+    if template is None and params.get("legacy_text"):
+        return str(params["legacy_text"])
+    values = {
+        **params,
+        "quote": _quote(params.get("upstream_message")),
+        "seconds": _seconds(params.get("timeout_seconds")),
+        "status": params.get("status", "?"),
+    }
+    return f"{_fill(template or _FAILURE_FALLBACK, values)} ({code})"
+
+
+def retrying_text(
+    kind: str, params: Mapping[str, Any], *, delay_seconds: float, attempt: int, max_attempts: int
+) -> str:
+    """E.g. "Rate limited by DashScope — retrying in 4 s (attempt 2 of 4)"."""
+    reason = _fill(RETRY_REASONS.get(kind, _RETRY_FALLBACK), {"status": "?", **params})
+    when = f"retrying in {max(1, round(delay_seconds))} s" if delay_seconds >= 0.5 else "retrying"
+    return f"{reason} — {when} (attempt {attempt} of {max_attempts})"

@@ -10,6 +10,7 @@ that (re)subscribes mid-stream misses nothing and doubles nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -18,7 +19,13 @@ from django.conf import settings
 from chat import services
 from chat.db import db_async
 from chat.models import Message
-from chat.protocol.outbound import conversation_updated_frame, delta_frame, end_frame
+from chat.protocol.outbound import (
+    conversation_updated_frame,
+    delta_frame,
+    end_frame,
+    retrying_frame,
+    retrying_state,
+)
 from chat.serializers import message_to_dict
 from chat.streaming import registry
 from chat.streaming.groups import conversation_group, group_send, user_group
@@ -29,8 +36,9 @@ from chat.upstream import (
     Finish,
     ReasoningDelta,
     ResponseStarted,
+    Retrying,
     Usage,
-    stream_chat,
+    stream_chat_with_retries,
 )
 from chat.upstream_config import ResolvedUpstream
 
@@ -59,6 +67,8 @@ class Generation:
         self._usage: Usage | None = None
         self._finish: Finish | None = None
         self._failure: Failure | None = None
+        # The latest automatic retry and when its wait ends (monotonic), until a delta arrives.
+        self._retrying: tuple[Retrying, float] | None = None
         self._stop_requested = False
         self._reader: asyncio.Task | None = None
         # Set when a delta must not wait for the coalescing window: the first of the message,
@@ -102,7 +112,19 @@ class Generation:
                 "total_ms": None,
                 "elapsed_ms": self._elapsed_ms(),
             },
+            "retrying": self._retrying_state(),
         }
+
+    def _retrying_state(self) -> dict | None:
+        if self._retrying is None:
+            return None
+        event, retry_at = self._retrying
+        return retrying_state(
+            failure=event.failure,
+            attempt=event.attempt,
+            max_attempts=event.max_attempts,
+            delay_seconds=max(0.0, retry_at - time.monotonic()),
+        )
 
     def stop(self) -> None:
         self._stop_requested = True
@@ -111,6 +133,8 @@ class Generation:
 
     # -- the stream ---------------------------------------------------------------------------
     def _apply(self, event: object) -> None:
+        if isinstance(event, ReasoningDelta | AnswerDelta):
+            self._retrying = None
         if isinstance(event, ReasoningDelta):
             if self._first_reasoning_ms is None:
                 self._first_reasoning_ms = self._elapsed_ms()
@@ -131,8 +155,24 @@ class Generation:
             self._failure = event
 
     async def _read_upstream(self) -> None:
-        async for event in stream_chat(self.request, self.resolved.target):
-            self._apply(event)
+        events = stream_chat_with_retries(
+            self.request, self.resolved.target, self.resolved.retry_policy
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, Retrying):
+                    await self._announce_retry(event)
+                else:
+                    self._apply(event)
+
+    async def _announce_retry(self, event: Retrying) -> None:
+        self._retrying = (event, time.monotonic() + event.delay_seconds)
+        frame = retrying_frame(
+            conversation_id=self.conversation_id,
+            message_id=self.message_id,
+            state=self._retrying_state(),
+        )
+        await group_send(conversation_group(self.conversation_id), frame)
 
     async def _flush(self) -> None:
         if not self._pending_reasoning and not self._pending_content:
@@ -195,10 +235,7 @@ class Generation:
             raise
         except Exception:
             log.exception("generation %s crashed", self.message_id)
-            self._failure = Failure(
-                code="internal_error",
-                message="minimax-web hit an internal error while streaming. (internal_error)",
-            )
+            self._failure = Failure(code="internal_error", kind="internal_error", retryable=True)
         finally:
             try:
                 await self._finalize()
@@ -234,7 +271,7 @@ class Generation:
         if self._failure is not None and status == Message.Status.FAILED:
             fields.update(
                 error_code=self._failure.code[:100],
-                error_message=self._failure.message,
+                error_params=_error_params(self._failure),
                 error_status=self._failure.status,
                 error_retryable=self._failure.retryable,
                 request_id=self._failure.request_id or self._request_id,
@@ -267,3 +304,14 @@ class Generation:
             user_group(message.conversation.owner_id),
             conversation_updated_frame(conversation=message.conversation),
         )
+
+
+def _error_params(failure: Failure) -> dict:
+    """The facts the words of chat.protocol.texts need; None values are left out."""
+    params = {
+        "kind": failure.kind,
+        "upstream_message": failure.upstream_message,
+        "retry_after": failure.retry_after,
+        "timeout_seconds": failure.timeout_seconds,
+    }
+    return {key: value for key, value in params.items() if value not in (None, "")}

@@ -14,8 +14,10 @@ from .events import (
     Finish,
     ReasoningDelta,
     ResponseStarted,
+    Retrying,
     Usage,
 )
+from .retry import RetryPolicy, stream_chat_with_retries
 
 __all__ = [
     "AnswerDelta",
@@ -25,9 +27,12 @@ __all__ = [
     "Finish",
     "ReasoningDelta",
     "ResponseStarted",
+    "RetryPolicy",
+    "Retrying",
     "UpstreamTarget",
     "Usage",
     "aclose_http_clients",
     "http_client",
     "stream_chat",
+    "stream_chat_with_retries",
 ]

@@ -1,10 +1,13 @@
-"""Turn upstream errors into Failure events a chat user can read (PROTOCOL.md §3).
+"""Turn upstream errors into Failure events: codes and facts, no words (PROTOCOL.md §3).
 
-The upstream code decides first, the HTTP status second (§3 rule 4).
+The upstream code decides the kind first, the HTTP status second (§3 rule 4). The words for
+each kind live in chat.protocol.texts.
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,92 +25,51 @@ MAX_QUOTED_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
-class _Explanation:
-    text: str
+class _Kind:
+    """What happened, as a key for the words (chat.protocol.texts), and whether a retry helps."""
+
+    name: str
     retryable: bool
 
 
-def _fatal(text: str) -> _Explanation:
-    return _Explanation(text, retryable=False)
+def _fatal(name: str) -> _Kind:
+    return _Kind(name, retryable=False)
 
 
-def _transient(text: str) -> _Explanation:
-    return _Explanation(text, retryable=True)
+def _transient(name: str) -> _Kind:
+    return _Kind(name, retryable=True)
 
 
-_BAD_KEY = _fatal(
-    "DashScope rejected the API key. Check the key in admin or DASHSCOPE_API_KEY "
-    "(keys only work in the region they were created for)."
-)
-_OVERDUE = _fatal(
-    "The Alibaba Cloud account behind the API key has an overdue payment, so DashScope refused "
-    "the request. Settle the bill in the Alibaba Cloud console, then try again."
-)
-_TOO_LONG = _fatal(
-    "This conversation is too long for the model to read. Start a new chat to continue."
-)
-_BAD_PARAMETER = _fatal(
-    "DashScope rejected a setting in the request; this is a bug or a wrong setting in admin."
-)
-_ACCESS_DENIED = _fatal(
-    "The DashScope account is not allowed to use this model. Enable the model in the Model "
-    "Studio console, or check that the key and the base URL are from the same region."
-)
-_UNPURCHASED = _fatal(
-    "This model has not been activated for the DashScope account. Activate it in the Model "
-    "Studio console."
-)
-_FREE_TIER_ONLY = _fatal(
-    "The free quota for this model is used up and the account is set to use the free tier "
-    "only. Turn off 'free tier only' in the Model Studio console to keep using it."
-)
-_FREE_QUOTA_USED = _fatal(
-    "The free quota for this model is used up. Switch the account to paid use in the Model "
-    "Studio console to keep using it."
-)
-_MODEL_NOT_FOUND = _fatal(
-    "DashScope does not know this model name, or the API key has no access to it. Check the "
-    "model setting in admin."
-)
-_MODEL_NOT_COMPATIBLE = _fatal(
-    "This model is not offered on DashScope's OpenAI-compatible endpoint. Pick another model."
-)
-_THROTTLED = _transient("DashScope is throttling requests right now. Wait a moment and retry.")
-_RATE_LIMITED = _transient(
-    "DashScope is rate-limiting requests (too many per minute). Wait a moment and retry."
-)
-_BURST = _transient("Requests to DashScope ramped up too quickly. Wait a few seconds and retry.")
-_TOKEN_THROTTLE = _transient(
-    "DashScope's per-minute token limit was reached. Wait about a minute and retry."
-)
-_NOT_PURCHASED = _fatal(
-    "Model Studio has not been activated (purchased) for this Alibaba Cloud account. Activate "
-    "it in the Alibaba Cloud console."
-)
-_PREPAID_OVERDUE = _fatal(
-    "The Alibaba Cloud account's prepaid bill is overdue. Settle it in the billing console, "
-    "then try again."
-)
-_POSTPAID_OVERDUE = _fatal(
-    "The Alibaba Cloud account's postpaid bill is overdue. Settle it in the billing console, "
-    "then try again."
-)
-_INTERNAL = _transient("DashScope had an internal error. Try again in a moment.")
-_UPSTREAM_TIMEOUT = _transient("DashScope took too long to produce the answer. Try again.")
-_OVERLOADED = _transient(
-    "The model is overloaded or temporarily unavailable on DashScope. Try again shortly."
-)
-_INPUT_BLOCKED = _fatal(
-    "DashScope's content filter blocked your message. Rephrase it and try again."
-)
-_OUTPUT_BLOCKED = _fatal(
-    "DashScope's content filter stopped the model's reply. Try rephrasing your request."
-)
-_CONTENT_BLOCKED = _fatal(
-    "DashScope's content filter blocked this conversation. Rephrase your message and try again."
-)
+_BAD_KEY = _fatal("bad_key")
+_OVERDUE = _fatal("overdue")
+_TOO_LONG = _fatal("input_too_long")
+_BAD_PARAMETER = _fatal("bad_parameter")
+_ACCESS_DENIED = _fatal("access_denied")
+_UNPURCHASED = _fatal("model_not_activated")
+_FREE_TIER_ONLY = _fatal("free_tier_only")
+_FREE_QUOTA_USED = _fatal("free_quota_used")
+_MODEL_NOT_FOUND = _fatal("model_not_found")
+_MODEL_NOT_COMPATIBLE = _fatal("model_not_compatible")
+_THROTTLED = _transient("throttled")
+_RATE_LIMITED = _transient("rate_limited")
+_BURST = _transient("burst_rate")
+_TOKEN_THROTTLE = _transient("token_throttle")
+_NOT_PURCHASED = _fatal("not_purchased")
+_PREPAID_OVERDUE = _fatal("prepaid_overdue")
+_POSTPAID_OVERDUE = _fatal("postpaid_overdue")
+_INTERNAL = _transient("server_error")
+_UPSTREAM_TIMEOUT = _transient("upstream_timeout")
+_OVERLOADED = _transient("overloaded")
+_INPUT_BLOCKED = _fatal("moderation_input")
+_OUTPUT_BLOCKED = _fatal("moderation_output")
+_CONTENT_BLOCKED = _fatal("moderation")
+_BAD_REQUEST = _fatal("bad_request")
+_ENDPOINT_NOT_FOUND = _fatal("endpoint_not_found")
+_GATEWAY_ERROR = _transient("gateway_error")
+_GATEWAY_TIMEOUT = _transient("gateway_timeout")
+_STREAM_ERROR = _fatal("stream_error")
 
-_BY_CODE: dict[str, _Explanation] = {
+_BY_CODE: dict[str, _Kind] = {
     "InvalidApiKey": _BAD_KEY,
     "invalid_api_key": _BAD_KEY,
     "Arrearage": _OVERDUE,
@@ -141,7 +103,7 @@ _BY_CODE: dict[str, _Explanation] = {
 }
 
 # Checked before the code: the same code covers cases that need different advice.
-_BY_MESSAGE: tuple[tuple[str, _Explanation], ...] = (
+_BY_MESSAGE: tuple[tuple[str, _Kind], ...] = (
     ("Range of input length", _TOO_LONG),
     ("Free allocated quota exceeded", _FREE_QUOTA_USED),
     ("Model not exist", _MODEL_NOT_FOUND),
@@ -149,27 +111,56 @@ _BY_MESSAGE: tuple[tuple[str, _Explanation], ...] = (
 
 _CONTENT_FILTER_CODES = frozenset({"DataInspectionFailed", "data_inspection_failed"})
 
-_BY_STATUS: dict[int, _Explanation] = {
-    400: _fatal("DashScope rejected the request."),
+_BY_STATUS: dict[int, _Kind] = {
+    400: _BAD_REQUEST,
     401: _BAD_KEY,
     403: _ACCESS_DENIED,
-    404: _fatal(
-        "DashScope could not find the endpoint or the model. Check the base URL and the model "
-        "name in admin."
-    ),
+    404: _ENDPOINT_NOT_FOUND,
     429: _THROTTLED,
     500: _INTERNAL,
-    502: _transient("DashScope's gateway had a problem. Try again in a moment."),
+    502: _GATEWAY_ERROR,
     503: _OVERLOADED,
-    504: _transient("DashScope's gateway timed out. Try again in a moment."),
+    504: _GATEWAY_TIMEOUT,
 }
 
-# httpx.Timeout attribute -> what the user is told went wrong.
+# Our own kinds, for failures that did not come from an upstream error body.
+TIMEOUT_CONNECT = "timeout_connect"
+TIMEOUT_FIRST_BYTE = "timeout_first_byte"
+TIMEOUT_IDLE = "timeout_idle"
+TIMEOUT_TOTAL = "timeout_total"
+TIMEOUT_WRITE = "timeout_write"
+TIMEOUT_POOL = "timeout_pool"
+CONNECT_FAILED = "connect_failed"
+CONNECTION_LOST = "connection_lost"
+INVALID_BASE_URL = "invalid_base_url"
+UNEXPECTED_STATUS = "unexpected_status"
+TRUNCATED = "truncated"
+MALFORMED_STREAM = "malformed_stream"
+
+# httpx timeout class -> (kind, httpx.Timeout attribute holding its limit).
 _TIMEOUT_KINDS: tuple[tuple[type[httpx.TimeoutException], str, str], ...] = (
-    (httpx.ConnectTimeout, "connect", "connect timeout: could not open a connection"),
-    (httpx.ReadTimeout, "read", "read timeout: no data arrived"),
-    (httpx.WriteTimeout, "write", "write timeout: could not send the request"),
-    (httpx.PoolTimeout, "pool", "pool timeout: too many requests already in flight"),
+    (httpx.ConnectTimeout, TIMEOUT_CONNECT, "connect"),
+    (httpx.ReadTimeout, TIMEOUT_IDLE, "read"),
+    (httpx.WriteTimeout, TIMEOUT_WRITE, "write"),
+    (httpx.PoolTimeout, TIMEOUT_POOL, "pool"),
+)
+
+# Every kind this module can put on a Failure (the words table must cover each one).
+KINDS: frozenset[str] = frozenset(
+    {kind.name for kind in (*_BY_CODE.values(), *_BY_STATUS.values())}
+    | {kind.name for _, kind in _BY_MESSAGE}
+    | {_INPUT_BLOCKED.name, _OUTPUT_BLOCKED.name, _CONTENT_BLOCKED.name, _STREAM_ERROR.name}
+    | {kind for _, kind, _ in _TIMEOUT_KINDS}
+    | {
+        TIMEOUT_FIRST_BYTE,
+        TIMEOUT_TOTAL,
+        CONNECT_FAILED,
+        CONNECTION_LOST,
+        INVALID_BASE_URL,
+        UNEXPECTED_STATUS,
+        TRUNCATED,
+        MALFORMED_STREAM,
+    }
 )
 
 
@@ -178,8 +169,6 @@ class _Parsed:
     code: str | None
     message: str
     request_id: str | None
-    # Plain-text bodies can be anything (proxy pages, stack traces): kept, but not shown.
-    quotable: bool = True
 
 
 def request_id_from_headers(headers: Mapping[str, str]) -> str | None:
@@ -193,12 +182,14 @@ def request_id_from_headers(headers: Mapping[str, str]) -> str | None:
 def failure_from_response(status: int, headers: Mapping[str, str], body: bytes) -> Failure:
     """A Failure for a non-2xx answer (or a 2xx that carried an error instead of a stream)."""
     payload = _payload_from_body(body)
-    parsed = (
-        _parse_payload(payload)
-        if payload is not None
-        else _Parsed(None, body.decode("utf-8", "replace").strip(), None, quotable=False)
+    # A plain-text or HTML body (a proxy page, a stack trace) is not the upstream's message.
+    parsed = _parse_payload(payload) if payload is not None else _Parsed(None, "", None)
+    return _build(
+        parsed,
+        status,
+        request_id_from_headers(headers),
+        retry_after=retry_after_from_headers(headers),
     )
-    return _build(parsed, status, request_id_from_headers(headers))
 
 
 def failure_from_stream_payload(
@@ -218,44 +209,78 @@ def failure_from_stream_payload(
 
 def failure_from_exception(exc: BaseException, timeout: httpx.Timeout | None = None) -> Failure:
     """A Failure for an httpx exception raised while talking to the upstream."""
+    detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
-        return _timeout_failure(exc, timeout)
+        for cls, kind, attribute in _TIMEOUT_KINDS:
+            if isinstance(exc, cls):
+                seconds = getattr(timeout, attribute, None)
+                return timeout_failure(kind, seconds, detail)
+        return timeout_failure(TIMEOUT_IDLE, None, detail)
     if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        text = "The DashScope base URL is not valid. Check it in admin."
-        return _failure("network_error", text, str(exc), retryable=False)
-    if isinstance(exc, httpx.ConnectError):
-        text = "Could not connect to DashScope. Check the network and the base URL, then retry."
-    else:
-        text = "The connection to DashScope broke during the response. Try again."
-    return _failure("network_error", text, str(exc) or type(exc).__name__, retryable=True)
+        return Failure("network_error", INVALID_BASE_URL, upstream_message=str(exc))
+    kind = CONNECT_FAILED if isinstance(exc, httpx.ConnectError) else CONNECTION_LOST
+    return Failure("network_error", kind, upstream_message=detail, retryable=True)
+
+
+def timeout_failure(
+    kind: str, seconds: float | None, detail: str = "", request_id: str | None = None
+) -> Failure:
+    """One of the timeout kinds expired; the code is the kind ("timeout_idle").
+
+    Retryable by the user, always: even when the whole-generation budget is spent, a retry
+    starts a fresh one.
+    """
+    return Failure(
+        kind,
+        kind,
+        upstream_message=detail,
+        request_id=request_id,
+        retryable=True,
+        timeout_seconds=seconds,
+    )
 
 
 def truncated_failure(request_id: str | None = None) -> Failure:
-    text = (
-        "The response stopped before the model finished "
-        "(the connection ended without a finish signal)."
-    )
-    return _failure("truncated", text, "", retryable=True, status=200, request_id=request_id)
+    return Failure(TRUNCATED, TRUNCATED, status=200, request_id=request_id, retryable=True)
 
 
 def malformed_failure(data: str, request_id: str | None = None) -> Failure:
-    text = "DashScope sent a piece of the response that could not be read. Try again."
-    quoted = data[:MAX_QUOTED_CHARS]
-    return _failure(
-        "malformed_stream", text, quoted, retryable=True, status=200, request_id=request_id
+    return Failure(
+        MALFORMED_STREAM,
+        MALFORMED_STREAM,
+        status=200,
+        upstream_message=data[:MAX_QUOTED_CHARS],
+        request_id=request_id,
+        retryable=True,
     )
 
 
-def _timeout_failure(exc: httpx.TimeoutException, timeout: httpx.Timeout | None) -> Failure:
-    what, seconds = "timeout", None
-    for cls, attribute, description in _TIMEOUT_KINDS:
-        if isinstance(exc, cls):
-            what, seconds = description, getattr(timeout, attribute, None)
-            break
-    if seconds is not None:
-        what += f" within {seconds:g} s"
-    text = f"DashScope did not respond in time ({what}). Try again."
-    return _failure("timeout", text, str(exc) or type(exc).__name__, retryable=True)
+def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return _non_negative(float(raw_ms) / 1000)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return _non_negative(float(raw))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
+
+
+def _non_negative(value: float) -> float | None:
+    return value if value >= 0 and value == value else None  # NaN is not a delay
 
 
 def _payload_from_body(body: bytes) -> Mapping[str, Any] | None:
@@ -299,17 +324,22 @@ def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else str(value)
 
 
-def _build(parsed: _Parsed, status: int | None, fallback_request_id: str | None) -> Failure:
-    code = parsed.code or _own_code(status)
-    explanation = _explain(parsed, status)
-    retryable = explanation.retryable and status not in NEVER_RETRY_STATUSES
-    return _failure(
-        code,
-        explanation.text,
-        parsed.message[:MAX_QUOTED_CHARS],
-        retryable=retryable,
+def _build(
+    parsed: _Parsed,
+    status: int | None,
+    fallback_request_id: str | None,
+    *,
+    retry_after: float | None = None,
+) -> Failure:
+    kind = _classify(parsed, status)
+    return Failure(
+        code=parsed.code or _own_code(status),
+        kind=kind.name,
         status=status,
+        upstream_message=parsed.message[:MAX_QUOTED_CHARS],
         request_id=parsed.request_id or fallback_request_id,
+        retryable=kind.retryable and status not in NEVER_RETRY_STATUSES,
+        retry_after=retry_after,
     )
 
 
@@ -319,21 +349,17 @@ def _own_code(status: int | None) -> str:
     return f"http_{status}"
 
 
-def _explain(parsed: _Parsed, status: int | None) -> _Explanation:
+def _classify(parsed: _Parsed, status: int | None) -> _Kind:
     code, message = parsed.code, parsed.message
-    for needle, explanation in _BY_MESSAGE:
+    for needle, kind in _BY_MESSAGE:
         if needle in message:
-            return explanation
+            return kind
     if code in _CONTENT_FILTER_CODES or "inappropriate content" in message:
         return _content_filter(message)
-    known = _lookup_code(code)
-    if known is not None:
-        return _with_detail(known, message) if known is _BAD_PARAMETER else known
-    generic = _by_status(status)
-    return _with_detail(generic, message) if parsed.quotable else generic
+    return _lookup_code(code) or _by_status(status)
 
 
-def _lookup_code(code: str | None) -> _Explanation | None:
+def _lookup_code(code: str | None) -> _Kind | None:
     # "InternalError.Algo" and similar sub-codes fall back to their parent code.
     while code:
         if code in _BY_CODE:
@@ -342,7 +368,7 @@ def _lookup_code(code: str | None) -> _Explanation | None:
     return None
 
 
-def _content_filter(message: str) -> _Explanation:
+def _content_filter(message: str) -> _Kind:
     lowered = message.lower()
     about_input, about_output = "input" in lowered, "output" in lowered
     if about_output and not about_input:
@@ -352,36 +378,9 @@ def _content_filter(message: str) -> _Explanation:
     return _CONTENT_BLOCKED
 
 
-def _by_status(status: int | None) -> _Explanation:
+def _by_status(status: int | None) -> _Kind:
     if status in _BY_STATUS:
         return _BY_STATUS[status]
     if status is None or 200 <= status < 300:
-        return _fatal("DashScope reported an error during the response.")
-    retryable = status in RETRYABLE_STATUSES
-    return _Explanation(f"DashScope answered with an unexpected error (HTTP {status}).", retryable)
-
-
-def _with_detail(explanation: _Explanation, message: str) -> _Explanation:
-    if not message:
-        return explanation
-    quoted = message[:MAX_QUOTED_CHARS].rstrip(". ")
-    return _Explanation(f"{explanation.text} DashScope said: “{quoted}”.", explanation.retryable)
-
-
-def _failure(
-    code: str,
-    text: str,
-    upstream_message: str,
-    *,
-    retryable: bool,
-    status: int | None = None,
-    request_id: str | None = None,
-) -> Failure:
-    return Failure(
-        code=code,
-        message=f"{text} ({code})",
-        upstream_message=upstream_message,
-        status=status,
-        request_id=request_id,
-        retryable=retryable,
-    )
+        return _STREAM_ERROR
+    return _Kind(UNEXPECTED_STATUS, status in RETRYABLE_STATUSES)

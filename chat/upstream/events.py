@@ -2,6 +2,8 @@
 
 A stream yields: ResponseStarted once (HTTP 200 arrived), then any number of ReasoningDelta /
 AnswerDelta, at most one Usage, and ends with exactly one Finish or exactly one Failure.
+stream_chat_with_retries (retry.py) may also yield Retrying between attempts, before the first
+delta.
 """
 
 from __future__ import annotations
@@ -45,20 +47,41 @@ class Finish:
 class Failure:
     """The request failed, before or during the stream. Always the last event.
 
+    Facts only; the words are made from `kind` by the protocol layer (chat.protocol.texts), so
+    they can be translated and stored errors follow the reader's language.
+
     code: the upstream's own code when it sent one ("invalid_api_key", "Throttling.RateQuota"),
-    else one of ours: "http_<status>", "network_error", "timeout", "truncated", "malformed_stream".
-    message: plain language for a person, ending with the code, e.g.
-    "The API key was rejected by DashScope. Check the key in admin or DASHSCOPE_API_KEY.
-    (invalid_api_key)".
+    else one of ours: "http_<status>", "stream_error", "network_error", "timeout_connect",
+    "timeout_first_byte", "timeout_idle", "timeout_total", "truncated", "malformed_stream".
+    kind: our stable key for what happened and what to do ("bad_key", "rate_limited", …; see
+    errors.KINDS). Several codes share a kind; one code can map to different kinds by message.
     upstream_message: the upstream's literal message text ("" when none).
+    retryable: whether trying the same request again can help.
+    retry_after: seconds from a Retry-After header, when the upstream sent one.
+    timeout_seconds: the limit that expired, for the timeout kinds.
     """
 
     code: str
-    message: str
-    upstream_message: str = ""
+    kind: str
     status: int | None = None
+    upstream_message: str = ""
     request_id: str | None = None
     retryable: bool = False
+    retry_after: float | None = None
+    timeout_seconds: float | None = None
 
 
-Event = ResponseStarted | ReasoningDelta | AnswerDelta | Usage | Finish | Failure
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """An attempt failed before the first token and another one starts after `delay_seconds`.
+
+    attempt: the number of the attempt about to start (2 … max_attempts).
+    """
+
+    attempt: int
+    max_attempts: int
+    delay_seconds: float
+    failure: Failure
+
+
+Event = ResponseStarted | ReasoningDelta | AnswerDelta | Usage | Finish | Failure | Retrying

@@ -199,6 +199,11 @@ function onFrame(frame) {
       if (list.applyEnd(frame) === "gap") resync();
       break;
     }
+    case "retrying": {
+      if (!forThisConversation(frame)) return;
+      list.applyRetrying(frame);
+      break;
+    }
     case "error":
       onErrorFrame(frame);
       break;

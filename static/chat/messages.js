@@ -52,6 +52,7 @@ function normalise(message, seq) {
     timings: { ...(message.timings || {}) },
     created_at: message.created_at || null,
     seq: seq ?? message.seq ?? 0,
+    retrying: message.retrying || null,
   };
 }
 
@@ -189,6 +190,8 @@ export class MessageList {
     if (frame.seq <= m.seq || m.status !== "streaming") return "ignored";
     if (frame.seq !== m.seq + 1) return "gap";
     m.seq = frame.seq;
+    m.retrying = null;
+    this.syncRetrying(entry);
     if (frame.reasoning_ms != null) m.timings.reasoning_ms = frame.reasoning_ms;
     if (frame.reasoning) {
       m.reasoning += frame.reasoning;
@@ -202,6 +205,17 @@ export class MessageList {
     this.syncPending(entry);
     this.hooks.onChange();
     return "applied";
+  }
+
+  /** retrying: an attempt failed before the first token and another starts soon. Not
+   * sequence-numbered; the next delta or the end clears it. */
+  applyRetrying(frame) {
+    const entry = this.entries.get(frame.message_id);
+    if (!entry || entry.msg.status !== "streaming") return;
+    const { attempt, max_attempts, delay_ms, error } = frame;
+    entry.msg.retrying = { attempt, max_attempts, delay_ms, error };
+    this.syncRetrying(entry);
+    this.hooks.onChange();
   }
 
   /** @returns {"applied"|"ignored"|"gap"} */
@@ -254,6 +268,9 @@ export class MessageList {
     entry.pending = el("div", "pending-indicator");
     entry.pending.innerHTML = "<span></span><span></span><span></span>";
     entry.pending.append(el("span", "visually-hidden", "Waiting for the model"));
+    entry.retryNotice = el("p", "message-note message-note-warning message-retrying");
+    entry.retryNotice.setAttribute("role", "status");
+    entry.retryNotice.hidden = true;
     entry.emptyNote = el("p", "message-empty-note");
     entry.emptyNote.hidden = true;
     entry.lengthNote = el("p", "message-note message-note-warning");
@@ -276,6 +293,7 @@ export class MessageList {
       header,
       entry.answer,
       entry.pending,
+      entry.retryNotice,
       entry.emptyNote,
       entry.lengthNote,
       entry.errorBox,
@@ -309,6 +327,7 @@ export class MessageList {
     this.syncThinking(entry, true);
     entry.view.render(m.content);
     this.syncPending(entry);
+    this.syncRetrying(entry);
 
     const finished = m.status !== "streaming";
     entry.emptyNote.hidden = !(m.status === "stopped" && !m.content);
@@ -357,6 +376,13 @@ export class MessageList {
     entry.pending.hidden = !(m.status === "streaming" && !m.content && !m.reasoning);
   }
 
+  syncRetrying(entry) {
+    const m = entry.msg;
+    const retrying = m.status === "streaming" ? m.retrying : null;
+    entry.retryNotice.hidden = !retrying;
+    entry.retryNotice.textContent = retrying ? (retrying.error && retrying.error.message) || "" : "";
+  }
+
   syncError(entry) {
     const m = entry.msg;
     const box = entry.errorBox;
@@ -391,15 +417,19 @@ export class MessageList {
     box.append(text);
   }
 
-  /** Retry/Regenerate only on the last message of the conversation, and not while a
-   * generation runs. */
+  /** Retry/Regenerate only on the last message of the conversation, not while a generation
+   * runs, and Retry only where it can help: a failure the server marked not retryable (a bad
+   * key, an overdue bill, a blocked or too long input) says what to do instead. */
   refreshActions() {
     const lastId = this.lastId();
     const busy = this.generating;
     for (const entry of this.entries.values()) {
       if (entry.msg.role !== "assistant") continue;
       const canRetry = entry.msg.id === lastId && !busy;
-      if (entry.retry && entry.errorBox.contains(entry.retry)) entry.retry.hidden = !canRetry;
+      const helps = !entry.msg.error || entry.msg.error.retryable;
+      if (entry.retry && entry.errorBox.contains(entry.retry)) {
+        entry.retry.hidden = !(canRetry && helps);
+      }
       const retryable = entry.msg.status === "complete" || entry.msg.status === "stopped";
       entry.regenerate.hidden = !(canRetry && retryable);
     }

@@ -118,6 +118,15 @@ def test_an_upstream_error_is_shown_inline_with_its_code_and_a_retry(page, live_
     expect(message.locator(".retry-button")).to_be_visible()
 
 
+def test_an_error_a_retry_cannot_fix_offers_no_retry_button(page, live_app):
+    log_in(page, live_app)
+    send_message(page, "Bad key [[fake error=invalid_api_key]]")
+    message = page.locator(LAST_ASSISTANT)
+    expect(message).to_have_attribute("data-status", "failed")
+    expect(message.locator(".message-error")).to_contain_text("rejected the API key")
+    expect(message.locator(".retry-button")).to_be_hidden()
+
+
 def test_model_output_is_sanitized_and_remote_images_are_not_loaded(page, live_app):
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))

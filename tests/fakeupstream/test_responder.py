@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from chat.fakeupstream.responder import FakeResponse, respond, split_utf8
-from chat.fakeupstream.scenarios import ERRORS, Scenario
+from chat.fakeupstream.scenarios import ERRORS, AttemptCounter, Scenario
 from chat.fakeupstream.texts import answer_text, reasoning_text
 
 FAST = Scenario(tokens_per_second=0, reasoning_tokens=4, answer="short")
@@ -288,3 +288,64 @@ async def test_pacing_and_cancellation() -> None:
         await pending
     with pytest.raises(StopAsyncIteration):
         await anext(iterator)  # the generator is finished, not left hanging
+
+
+async def _respond(prompt: str, attempts: AttemptCounter) -> tuple[FakeResponse, bytes]:
+    raw = json.dumps(request(prompt, stream=True)).encode()
+    response = await respond("POST", PATH, AUTH, raw, FAST, attempts)
+    return response, b"".join([piece async for piece in response.chunks])
+
+
+async def test_fail_first_fails_the_first_requests_of_a_prompt_then_answers() -> None:
+    attempts = AttemptCounter()
+    prompt = "hi [[fake fail_first=2 error=limit_requests retry_after=1.5]]"
+
+    statuses = [(await _respond(prompt, attempts))[0] for _ in range(3)]
+
+    assert [r.status for r in statuses] == [429, 429, 200]
+    assert ("retry-after", "1.5") in statuses[0].headers
+    body = json.loads((await _respond(prompt, attempts))[1].decode().split("\n\n")[0][6:])
+    assert body["object"] == "chat.completion.chunk"
+
+
+async def test_fail_first_counts_each_prompt_or_key_on_its_own() -> None:
+    attempts = AttemptCounter()
+    one = "a [[fake fail_first=1 error=model_unavailable key=k1]]"
+    two = "b [[fake fail_first=1 error=model_unavailable key=k2]]"
+
+    first = [(await _respond(p, attempts))[0].status for p in (one, two, one, two)]
+
+    assert first == [503, 503, 200, 200]
+
+
+async def test_the_retry_after_header_is_sent_on_sse_bodied_errors_too() -> None:
+    response, _ = await call(
+        request("x [[fake error=throttling_allocation_quota shape=event retry_after=2]]")
+    )
+
+    assert response.status == 429
+    assert ("retry-after", "2") in response.headers
+
+
+async def test_headers_delay_holds_the_response_back() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    response, _ = await call(request("x [[fake headers_delay=0.2]]", stream=True))
+
+    assert response.status == 200
+    assert loop.time() - started >= 0.2
+
+
+async def test_silence_after_headers_delays_the_first_event() -> None:
+    raw = json.dumps(request("x [[fake silence_after_headers=60]]", stream=True)).encode()
+    response = await respond("POST", PATH, AUTH, raw, FAST)
+    assert response.status == 200
+
+    first = asyncio.ensure_future(anext(response.chunks))
+    await asyncio.sleep(0.05)
+
+    assert not first.done()
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first

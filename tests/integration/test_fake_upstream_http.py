@@ -28,7 +28,7 @@ def fake_upstream():
 def real_http(settings, fake_upstream):
     settings.DASHSCOPE_API_KEY = "sk-test"
     settings.DASHSCOPE_BASE_URL = fake_upstream.url
-    settings.UPSTREAM_READ_TIMEOUT = 2.0
+    settings.UPSTREAM_IDLE_TIMEOUT = 2.0
     return fake_upstream
 
 
@@ -125,8 +125,20 @@ async def test_a_malformed_chunk_fails_the_stream_with_a_clear_code(alice, real_
 async def test_a_stalled_upstream_times_out_and_keeps_the_text(alice, real_http):
     _, _, final = await _chat(alice, "hi [[fake stall=20 stall_for=30]]")
     assert final["status"] == "failed"
-    assert final["error"]["code"] == "timeout"
+    assert final["error"]["code"] == "timeout_idle"
     assert final["reasoning"]
+
+
+async def test_a_throttled_request_is_retried_over_real_http_and_then_answers(alice, real_http):
+    before = real_http.stats()["requests"]
+    key = f"real-http-{time.monotonic_ns()}"
+    _, transcript, final = await _chat(
+        alice, f"hi [[fake tps=0 fail_first=2 error=limit_requests retry_after=0 key={key}]]"
+    )
+    assert final["status"] == "complete"
+    assert [f["attempt"] for f in transcript.frames if f["type"] == "retrying"] == [2, 3]
+    # Three chat requests, plus the /stats request that reads the counter.
+    assert real_http.stats()["requests"] - before == 3 + 1
 
 
 async def test_the_length_finish_is_stored_as_cut_off(alice, real_http):

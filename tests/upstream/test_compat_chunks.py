@@ -121,10 +121,8 @@ def test_a_frame_that_is_not_json_is_a_malformed_stream_and_ends_the_response():
 
     events = stream.on_event(SSEEvent(None, "<html>oops", None))
 
-    assert events[0].message == (
-        "DashScope sent a piece of the response that could not be read. Try again. "
-        "(malformed_stream)"
-    )
+    assert (events[0].code, events[0].kind) == ("malformed_stream", "malformed_stream")
+    assert events[0].upstream_message == "<html>oops"
     assert stream.finished
     assert stream.on_event(chunk({"content": "late"})) == []
 
@@ -149,8 +147,7 @@ def test_done_without_a_finish_reason_is_truncated():
 
     assert events[-1] == Failure(
         code="truncated",
-        message="The response stopped before the model finished (the connection ended without "
-        "a finish signal). (truncated)",
+        kind="truncated",
         upstream_message="",
         status=200,
         request_id="req-1",

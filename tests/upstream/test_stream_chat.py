@@ -263,7 +263,6 @@ async def test_it_turns_a_json_error_before_the_stream_into_one_failure(
     assert len(events) == 1
     assert (events[0].code, events[0].status, events[0].retryable) == (code, status, retryable)
     assert events[0].request_id == "2f09bd59"
-    assert events[0].message.endswith(f"({code})")
 
 
 async def test_it_maps_a_429_rate_limit_to_a_retryable_failure():
@@ -272,11 +271,11 @@ async def test_it_maps_a_429_rate_limit_to_a_retryable_failure():
 
     (failure,) = await collect(upstream)
 
-    assert failure.message == (
-        "DashScope is rate-limiting requests (too many per minute). Wait a moment and retry. "
-        "(limit_requests)"
+    assert (failure.code, failure.kind, failure.retryable) == (
+        "limit_requests",
+        "rate_limited",
+        True,
     )
-    assert failure.retryable is True
 
 
 async def test_it_reads_an_sse_bodied_400():
@@ -348,7 +347,7 @@ async def test_it_fails_on_a_data_error_object_in_the_middle_of_the_stream():
     assert events[:3] == [ResponseStarted("req-1", None), ReasoningDelta("hmm"), AnswerDelta("Par")]
     assert isinstance(events[3], Failure)
     assert events[3].code == "data_inspection_failed"
-    assert events[3].message.startswith("DashScope's content filter stopped the model's reply.")
+    assert events[3].kind == "moderation_output"
     assert len(events) == 4
 
 
@@ -388,10 +387,7 @@ async def test_it_reports_truncation_when_the_stream_ends_without_finish_or_done
 
     assert events[-1].code == "truncated"
     assert events[-1].retryable is True
-    assert events[-1].message == (
-        "The response stopped before the model finished (the connection ended without a finish "
-        "signal). (truncated)"
-    )
+    assert events[-1].kind == "truncated"
 
 
 async def test_it_finishes_on_eof_after_a_finish_chunk_without_done():
@@ -447,29 +443,81 @@ async def test_it_maps_a_connection_error_to_a_network_error():
     assert events[0].upstream_message == "Connection refused"
 
 
-async def test_it_maps_a_read_timeout_before_the_headers_to_a_timeout():
+async def test_it_maps_a_connect_timeout_to_its_own_kind():
     def slow(request):
-        raise httpx.ReadTimeout("timed out", request=request)
+        raise httpx.ConnectTimeout("timed out", request=request)
 
     (failure,) = await collect(Upstream(slow))
 
-    assert failure.code == "timeout"
-    assert failure.message == (
-        "DashScope did not respond in time (read timeout: no data arrived within 120 s). "
-        "Try again. (timeout)"
+    assert (failure.code, failure.kind, failure.timeout_seconds) == (
+        "timeout_connect",
+        "timeout_connect",
+        10.0,
     )
 
 
-async def test_it_keeps_the_received_text_when_the_read_times_out_mid_stream():
-    upstream, _ = sse_upstream(
-        data(delta(content="<think>half a tho")), then_raise=httpx.ReadTimeout("timed out")
+def timed_target(upstream: Upstream, **timeouts) -> UpstreamTarget:
+    return UpstreamTarget(
+        base_url="https://dashscope.test/v1",
+        api_key=API_KEY,
+        transport=upstream.transport,
+        **timeouts,
     )
 
-    events = await collect(upstream)
+
+async def test_the_first_byte_timeout_fires_when_no_event_follows_the_headers():
+    upstream, stream = sse_upstream(b": ping\n\n", then_hang=True)
+    target = timed_target(upstream, first_byte_timeout=0.05, idle_timeout=5)
+
+    events = await asyncio.wait_for(alist(stream_chat(REQUEST, target)), timeout=5)
+
+    assert events[0] == ResponseStarted("req-1", None)
+    assert (events[1].kind, events[1].timeout_seconds, events[1].retryable) == (
+        "timeout_first_byte",
+        0.05,
+        True,
+    )
+    assert stream.closed
+
+
+async def test_the_idle_timeout_fires_on_silence_mid_stream_and_keeps_the_text():
+    upstream, _ = sse_upstream(data(delta(content="<think>half a tho")), then_hang=True)
+    target = timed_target(upstream, first_byte_timeout=5, idle_timeout=0.05)
+
+    events = await asyncio.wait_for(alist(stream_chat(REQUEST, target)), timeout=5)
 
     assert events[1] == ReasoningDelta("half a tho")
-    assert (events[2].code, events[2].retryable) == ("timeout", True)
+    assert (events[2].code, events[2].kind, events[2].retryable) == (
+        "timeout_idle",
+        "timeout_idle",
+        True,
+    )
     assert len(events) == 3
+
+
+async def test_the_total_timeout_fires_even_while_chunks_keep_coming():
+    class Trickle(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            yield data(delta(content="a"))
+            while True:
+                await asyncio.sleep(0.01)
+                yield b": ping\n\n"
+
+    upstream = Upstream(
+        lambda request: httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, stream=Trickle()
+        )
+    )
+    target = timed_target(upstream, idle_timeout=1, total_timeout=0.1)
+
+    events = await asyncio.wait_for(alist(stream_chat(REQUEST, target)), timeout=5)
+
+    assert events[1] == AnswerDelta("a")
+    assert (events[2].kind, events[2].timeout_seconds) == ("timeout_total", 0.1)
+
+
+async def alist(events) -> list:
+    return [event async for event in events]
 
 
 async def test_it_maps_a_connection_reset_mid_stream_to_a_network_error():

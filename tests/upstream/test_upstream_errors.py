@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from chat.upstream.errors import (
+    KINDS,
     failure_from_exception,
     failure_from_response,
     failure_from_stream_payload,
@@ -24,14 +25,13 @@ def native(status: int, code: str, message: str) -> tuple:
     return status, json.dumps(body).encode()
 
 
-# Every row of PROTOCOL.md §3.2: (status, body), expected code, words the advice must contain,
-# retryable.
+# Every row of PROTOCOL.md §3.2: (status, body), expected code, kind, retryable.
 ROWS = [
-    (native(401, "InvalidApiKey", "Invalid API-key provided."), "InvalidApiKey", "API key", False),
+    (native(401, "InvalidApiKey", "Invalid API-key provided."), "InvalidApiKey", "bad_key", False),
     (
         compat(401, "invalid_api_key", "Incorrect API key provided. ", "invalid_request_error"),
         "invalid_api_key",
-        "API key",
+        "bad_key",
         False,
     ),
     (
@@ -39,19 +39,19 @@ ROWS = [
             400, "Arrearage", "Access denied, please make sure your account is in good standing."
         ),
         "Arrearage",
-        "overdue payment",
+        "overdue",
         False,
     ),
     (
         native(400, "DataInspectionFailed", "Input data may contain inappropriate content."),
         "DataInspectionFailed",
-        "blocked your message",
+        "moderation_input",
         False,
     ),
     (
         compat(400, "data_inspection_failed", "Output data may contain inappropriate content."),
         "data_inspection_failed",
-        "stopped the model's reply",
+        "moderation_output",
         False,
     ),
     (
@@ -59,13 +59,13 @@ ROWS = [
             400, "DataInspectionFailed", "Input or output data may contain inappropriate content."
         ),
         "DataInspectionFailed",
-        "blocked this conversation",
+        "moderation",
         False,
     ),
     (
         compat(400, "invalid_parameter_error", "Range of input length should be [1, 196601]"),
         "invalid_parameter_error",
-        "too long",
+        "input_too_long",
         False,
     ),
     (
@@ -76,28 +76,33 @@ ROWS = [
             "Range of input length should be [1, 196601]",
         ),
         "InvalidParameter",
-        "Start a new chat",
+        "input_too_long",
         False,
     ),
     (
-        native(400, "InvalidParameter", "Range of top_p should be (0.0, 1.0]"),
+        native(400, "InvalidParameter", "bad_parameter"),
         "InvalidParameter",
-        "Range of top_p should be (0.0, 1.0]",
+        "bad_parameter",
         False,
     ),
-    (native(400, "InvalidParameter", "Model not exist."), "InvalidParameter", "model name", False),
-    (compat(403, "access_denied", "Access denied."), "access_denied", "not allowed", False),
-    (native(403, "AccessDenied", "Access denied."), "AccessDenied", "not allowed", False),
+    (
+        native(400, "InvalidParameter", "Model not exist."),
+        "InvalidParameter",
+        "model_not_found",
+        False,
+    ),
+    (compat(403, "access_denied", "Access denied."), "access_denied", "access_denied", False),
+    (native(403, "AccessDenied", "Access denied."), "AccessDenied", "access_denied", False),
     (
         native(403, "AccessDenied.Unpurchased", "Access to model denied."),
         "AccessDenied.Unpurchased",
-        "not been activated",
+        "model_not_activated",
         False,
     ),
     (
         native(403, "Model.AccessDenied", "Model access denied."),
         "Model.AccessDenied",
-        "not allowed",
+        "access_denied",
         False,
     ),
     (
@@ -105,10 +110,15 @@ ROWS = [
             403, "AllocationQuota.FreeTierOnly", "The free tier of the model has been exhausted."
         ),
         "AllocationQuota.FreeTierOnly",
-        "free tier only",
+        "free_tier_only",
         False,
     ),
-    (native(404, "ModelNotFound", "Model can not be found."), "ModelNotFound", "model name", False),
+    (
+        native(404, "ModelNotFound", "Model can not be found."),
+        "ModelNotFound",
+        "model_not_found",
+        False,
+    ),
     (
         compat(
             404,
@@ -117,47 +127,47 @@ ROWS = [
             "invalid_request_error",
         ),
         "model_not_found",
-        "model name",
+        "model_not_found",
         False,
     ),
-    (native(404, "Model.NotExist", "Model not exist."), "Model.NotExist", "model name", False),
+    (native(404, "Model.NotExist", "Model not exist."), "Model.NotExist", "model_not_found", False),
     (
         compat(404, "model_not_supported", "Unsupported model xxx for OpenAI compatibility mode."),
         "model_not_supported",
-        "OpenAI-compatible endpoint",
+        "model_not_compatible",
         False,
     ),
-    (native(429, "Throttling", "Requests throttling triggered."), "Throttling", "throttling", True),
+    (native(429, "Throttling", "Requests throttling triggered."), "Throttling", "throttled", True),
     (
         native(
             429, "Throttling.RateQuota", "Requests rate limit exceeded, please try again later."
         ),
         "Throttling.RateQuota",
-        "too many per minute",
+        "rate_limited",
         True,
     ),
     (
         native(429, "LimitRequests", "You exceeded your current requests list."),
         "LimitRequests",
-        "too many per minute",
+        "rate_limited",
         True,
     ),
     (
         compat(429, "limit_requests", "You have exceeded your current request limit."),
         "limit_requests",
-        "too many per minute",
+        "rate_limited",
         True,
     ),
     (
         native(429, "Throttling.BurstRate", "Request rate increased too quickly."),
         "Throttling.BurstRate",
-        "ramped up too quickly",
+        "burst_rate",
         True,
     ),
     (
         compat(429, "limit_burst_rate", "Request rate increased too quickly."),
         "limit_burst_rate",
-        "ramped up",
+        "burst_rate",
         True,
     ),
     (
@@ -167,7 +177,7 @@ ROWS = [
             "Allocated quota exceeded, please increase your quota limit.",
         ),
         "Throttling.AllocationQuota",
-        "per-minute token limit",
+        "token_throttle",
         True,
     ),
     (
@@ -177,55 +187,55 @@ ROWS = [
             "You exceeded your current quota, please check your plan and billing details.",
         ),
         "insufficient_quota",
-        "per-minute token limit",
+        "token_throttle",
         True,
     ),
     (
         native(429, "Throttling.AllocationQuota", "Free allocated quota exceeded."),
         "Throttling.AllocationQuota",
-        "free quota for this model is used up",
+        "free_quota_used",
         False,
     ),
     (
         native(429, "CommodityNotPurchased", "Commodity has not purchased yet."),
         "CommodityNotPurchased",
-        "not been activated",
+        "not_purchased",
         False,
     ),
     (
         native(429, "PrepaidBillOverdue", "The prepaid bill is overdue."),
         "PrepaidBillOverdue",
-        "prepaid bill is overdue",
+        "prepaid_overdue",
         False,
     ),
     (
         native(429, "PostpaidBillOverdue", "The postpaid bill is overdue."),
         "PostpaidBillOverdue",
-        "postpaid bill is overdue",
+        "postpaid_overdue",
         False,
     ),
     (
         native(500, "InternalError", "An internal error has occured."),
         "InternalError",
-        "internal error",
+        "server_error",
         True,
     ),
     (
         compat(500, "internal_error", "An internal error has occured."),
         "internal_error",
-        "internal error",
+        "server_error",
         True,
     ),
     (
         native(500, "InternalError.Algo", "inference internal error."),
         "InternalError.Algo",
-        "internal error",
+        "server_error",
         True,
     ),
     (
         native(500, "RequestTimeOut", "Request timed out, please try again later."),
         "RequestTimeOut",
-        "too long to produce",
+        "upstream_timeout",
         True,
     ),
     (
@@ -237,23 +247,23 @@ ROWS = [
     (
         native(503, "ModelUnavailable", "Model is unavailable, please try again later."),
         "ModelUnavailable",
-        "temporarily unavailable",
+        "overloaded",
         True,
     ),
 ]
 
 
-@pytest.mark.parametrize(("response", "code", "advice", "retryable"), ROWS)
-def test_it_maps_every_documented_error_row(response, code, advice, retryable):
+@pytest.mark.parametrize(("response", "code", "kind", "retryable"), ROWS)
+def test_it_maps_every_documented_error_row(response, code, kind, retryable):
     status, body = response
 
     failure = failure_from_response(status, {}, body)
 
     assert failure.code == code
+    assert failure.kind == kind
+    assert failure.kind in KINDS
     assert failure.status == status
     assert failure.retryable is retryable
-    assert advice in failure.message
-    assert failure.message.endswith(f" ({code})")
     assert failure.request_id in ("req-compat", "req-native")
     parsed = json.loads(body)
     assert failure.upstream_message == parsed.get("error", parsed)["message"].strip()
@@ -266,8 +276,7 @@ def test_it_maps_a_429_rate_limit_to_a_retryable_failure():
 
     assert failure == Failure(
         code="limit_requests",
-        message="DashScope is rate-limiting requests (too many per minute). Wait a moment and "
-        "retry. (limit_requests)",
+        kind="rate_limited",
         upstream_message="You have exceeded your current request limit.",
         status=429,
         request_id="req-compat",
@@ -275,18 +284,39 @@ def test_it_maps_a_429_rate_limit_to_a_retryable_failure():
     )
 
 
-def test_it_tells_the_user_to_start_a_new_chat_when_the_input_is_too_long():
-    status, body = compat(
-        400, "invalid_parameter_error", "Range of input length should be [1, 196601]"
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "7"}, 7.0),
+        ({"retry-after": "1.5"}, 1.5),
+        ({"retry-after-ms": "2500", "retry-after": "9"}, 2.5),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),
+        ({"retry-after": "soon"}, None),
+        ({"retry-after": "-3"}, None),
+        ({}, None),
+    ],
+)
+def test_it_reads_the_retry_after_header(headers, seconds):
+    status, body = compat(429, "limit_requests", "You have exceeded your current request limit.")
+
+    failure = failure_from_response(status, headers, body)
+
+    assert failure.retry_after == seconds
+
+
+def test_it_tells_an_input_that_is_too_long_apart_from_another_bad_parameter():
+    too_long = failure_from_response(
+        400, {}, compat(400, "invalid_parameter_error", "Range of input length should be [1, 1]")[1]
+    )
+    bad_top_p = failure_from_response(
+        400, {}, compat(400, "invalid_parameter_error", "Range of top_p should be (0.0, 1.0]")[1]
     )
 
-    failure = failure_from_response(status, {}, body)
-
-    assert failure.message == (
-        "This conversation is too long for the model to read. Start a new chat to continue. "
-        "(invalid_parameter_error)"
+    assert (too_long.kind, too_long.retryable) == ("input_too_long", False)
+    assert (bad_top_p.kind, bad_top_p.upstream_message) == (
+        "bad_parameter",
+        "Range of top_p should be (0.0, 1.0]",
     )
-    assert failure.retryable is False
 
 
 def test_it_treats_arrearage_as_fatal_but_insufficient_quota_as_a_transient_throttle():
@@ -316,11 +346,8 @@ def test_it_reads_an_sse_bodied_400_with_a_data_error_frame():
     failure = failure_from_response(400, {}, body)
 
     assert failure.code == "data_inspection_failed"
+    assert failure.kind == "moderation_input"
     assert failure.upstream_message == "Input text data may contain inappropriate content."
-    assert failure.message == (
-        "DashScope's content filter blocked your message. Rephrase it and try again. "
-        "(data_inspection_failed)"
-    )
     assert failure.retryable is False
 
 
@@ -333,8 +360,9 @@ def test_it_reads_an_sse_bodied_429_with_an_error_event():
 
     failure = failure_from_response(429, {}, body)
 
-    assert (failure.code, failure.request_id, failure.retryable) == (
+    assert (failure.code, failure.kind, failure.request_id, failure.retryable) == (
         "Throttling.AllocationQuota",
+        "token_throttle",
         "70acdc21",
         True,
     )
@@ -345,38 +373,36 @@ def test_it_falls_back_to_the_http_status_for_a_plain_text_body():
 
     assert failure == Failure(
         code="http_500",
-        message="DashScope had an internal error. Try again in a moment. (http_500)",
-        upstream_message="upstream error",
+        kind="server_error",
+        upstream_message="",
         status=500,
         request_id="r9",
         retryable=True,
     )
 
 
-def test_it_never_retries_an_unknown_400_and_quotes_the_upstream_message():
+def test_it_never_retries_an_unknown_400_and_keeps_the_upstream_message():
     failure = failure_from_response(400, {}, b'{"code":"Weird","message":"Something odd."}')
 
-    assert failure.message == (
-        "DashScope rejected the request. DashScope said: “Something odd”. (Weird)"
-    )
-    assert failure.retryable is False
+    assert (failure.code, failure.kind, failure.retryable) == ("Weird", "bad_request", False)
+    assert failure.upstream_message == "Something odd."
 
 
-def test_it_does_not_quote_a_plain_text_or_html_error_page():
+def test_it_does_not_keep_a_plain_text_or_html_error_page_as_the_upstream_message():
     failure = failure_from_response(502, {}, b"<html><body>Bad Gateway</body></html>")
 
-    assert failure.message == (
-        "DashScope's gateway had a problem. Try again in a moment. (http_502)"
-    )
-    assert failure.retryable is True
+    assert (failure.code, failure.kind, failure.retryable) == ("http_502", "gateway_error", True)
+    assert failure.upstream_message == ""
 
 
 def test_it_handles_an_empty_body():
     failure = failure_from_response(418, {}, b"")
 
-    assert failure.code == "http_418"
-    assert failure.message == "DashScope answered with an unexpected error (HTTP 418). (http_418)"
-    assert failure.retryable is False
+    assert (failure.code, failure.kind, failure.retryable) == (
+        "http_418",
+        "unexpected_status",
+        False,
+    )
 
 
 def test_it_maps_a_mid_stream_error_object():
@@ -391,8 +417,7 @@ def test_it_maps_a_mid_stream_error_object():
 
     failure = failure_from_stream_payload(payload, None, 200, request_id="hdr")
 
-    assert failure.code == "data_inspection_failed"
-    assert failure.message.startswith("DashScope's content filter stopped the model's reply.")
+    assert (failure.code, failure.kind) == ("data_inspection_failed", "moderation_output")
     assert (failure.status, failure.request_id) == (200, "hdr")
 
 
@@ -411,48 +436,55 @@ def test_it_maps_a_native_error_event_mid_stream():
 def test_it_names_an_error_event_without_a_code_stream_error():
     failure = failure_from_stream_payload({"message": "oops"}, "error", 200)
 
-    assert failure.code == "stream_error"
-    assert failure.message.endswith("DashScope said: “oops”. (stream_error)")
+    assert (failure.code, failure.kind, failure.upstream_message) == (
+        "stream_error",
+        "stream_error",
+        "oops",
+    )
 
 
 @pytest.mark.parametrize(
-    ("exc", "words"),
+    ("exc", "kind", "seconds"),
     [
-        (httpx.ReadTimeout("slow"), "read timeout: no data arrived within 120 s"),
-        (httpx.ConnectTimeout("slow"), "connect timeout: could not open a connection within 10 s"),
-        (httpx.WriteTimeout("slow"), "write timeout: could not send the request within 30 s"),
-        (httpx.PoolTimeout("slow"), "pool timeout"),
+        (httpx.ConnectTimeout("slow"), "timeout_connect", 10.0),
+        (httpx.WriteTimeout("slow"), "timeout_write", 30.0),
+        (httpx.PoolTimeout("slow"), "timeout_pool", 5.0),
     ],
 )
-def test_it_says_which_timeout_expired(exc, words):
-    timeout = httpx.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
+def test_it_says_which_httpx_timeout_expired(exc, kind, seconds):
+    timeout = httpx.Timeout(connect=10.0, read=None, write=30.0, pool=5.0)
 
     failure = failure_from_exception(exc, timeout)
 
-    assert failure.code == "timeout"
-    assert words in failure.message
-    assert failure.message.endswith(". Try again. (timeout)")
+    assert (failure.code, failure.kind, failure.timeout_seconds) == (kind, kind, seconds)
     assert failure.retryable is True
 
 
 @pytest.mark.parametrize(
-    "exc",
+    ("exc", "kind"),
     [
-        httpx.ConnectError("refused"),
-        httpx.ReadError("reset"),
-        httpx.RemoteProtocolError("peer closed connection"),
+        (httpx.ConnectError("refused"), "connect_failed"),
+        (httpx.ReadError("reset"), "connection_lost"),
+        (httpx.RemoteProtocolError("peer closed connection"), "connection_lost"),
     ],
 )
-def test_it_maps_connection_errors_to_a_retryable_network_error(exc):
+def test_it_maps_connection_errors_to_a_retryable_network_error(exc, kind):
     failure = failure_from_exception(exc)
 
-    assert (failure.code, failure.retryable, failure.status) == ("network_error", True, None)
+    assert (failure.code, failure.kind, failure.retryable, failure.status) == (
+        "network_error",
+        kind,
+        True,
+        None,
+    )
     assert failure.upstream_message == str(exc)
-    assert failure.message.endswith("(network_error)")
 
 
 def test_it_does_not_retry_an_invalid_base_url():
     failure = failure_from_exception(httpx.UnsupportedProtocol("ftp"))
 
-    assert (failure.code, failure.retryable) == ("network_error", False)
-    assert "base URL" in failure.message
+    assert (failure.code, failure.kind, failure.retryable) == (
+        "network_error",
+        "invalid_base_url",
+        False,
+    )
