@@ -187,6 +187,9 @@ OFFLINE_DEMO_TPS = env_float("OFFLINE_DEMO_TPS", 40.0)
 # --- Limits on what a client controls --------------------------------------------------------
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 100_000, minimum=1)
 MAX_WS_FRAME_BYTES = env_int("MAX_WS_FRAME_BYTES", 512 * 1024, minimum=1024)
+# A socket whose client leaves more than this unread is closed (minimax_web/ws_output_bound.py).
+# Above the largest frame Daphne sends (1 MiB) with room for a burst of deltas behind it.
+MAX_WS_UNSENT_BYTES = env_int("MAX_WS_UNSENT_BYTES", 4 * 1024 * 1024, minimum=64 * 1024)
 MAX_CONCURRENT_GENERATIONS_PER_USER = env_int("MAX_CONCURRENT_GENERATIONS_PER_USER", 3, minimum=1)
 MAX_MESSAGES_PER_MINUTE = env_int("MAX_MESSAGES_PER_MINUTE", 20, minimum=1)
 
