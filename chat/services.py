@@ -32,6 +32,10 @@ class TooManyGenerations(Exception):
     """The user already has MAX_CONCURRENT_GENERATIONS_PER_USER answers streaming."""
 
 
+class ShuttingDown(Exception):
+    """The process is shutting down and starts no new answers (chat.streaming.shutdown)."""
+
+
 @dataclass(frozen=True)
 class SentMessage:
     user_message: Message

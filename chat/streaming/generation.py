@@ -19,6 +19,7 @@ from chat import services
 from chat.db import db_async
 from chat.models import Message
 from chat.protocol.outbound import conversation_updated_frame, delta_frame, end_frame
+from chat.protocol.texts import message_error_text
 from chat.serializers import message_to_dict
 from chat.streaming import registry
 from chat.streaming.groups import conversation_group, group_send, user_group
@@ -60,6 +61,7 @@ class Generation:
         self._finish: Finish | None = None
         self._failure: Failure | None = None
         self._stop_requested = False
+        self._interrupt_code: str | None = None
         self._reader: asyncio.Task | None = None
         # Set when a delta must not wait for the coalescing window: the first of the message,
         # and the first of the answer after the reasoning.
@@ -106,6 +108,13 @@ class Generation:
 
     def stop(self) -> None:
         self._stop_requested = True
+        if self._reader is not None:
+            self._reader.cancel()
+
+    def interrupt(self, code: str) -> None:
+        """End now, like stop(), but as interrupted with error `code` (e.g. the server shuts
+        down): the text streamed so far is flushed, saved and announced with `end`."""
+        self._interrupt_code = code
         if self._reader is not None:
             self._reader.cancel()
 
@@ -238,6 +247,12 @@ class Generation:
                 error_status=self._failure.status,
                 error_retryable=self._failure.retryable,
                 request_id=self._failure.request_id or self._request_id,
+            )
+        if self._interrupt_code is not None and status == Message.Status.INTERRUPTED:
+            fields.update(
+                error_code=self._interrupt_code,
+                error_message=message_error_text(self._interrupt_code),
+                error_retryable=True,
             )
         if self._usage is not None:
             fields.update(

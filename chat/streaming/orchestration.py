@@ -16,7 +16,7 @@ from chat.selectors import (
     user_recent_message_count,
 )
 from chat.serializers import message_to_dict
-from chat.streaming import registry
+from chat.streaming import registry, shutdown
 from chat.streaming.generation import Generation
 from chat.streaming.groups import conversation_group, group_send
 from chat.upstream import ChatRequest
@@ -35,6 +35,8 @@ def _build_request(conversation: Conversation, assistant: Message) -> ChatReques
 
 
 def _check_limits(user_id: int) -> None:
+    if shutdown.is_draining():
+        raise services.ShuttingDown
     if user_recent_message_count(user_id=user_id) >= settings.MAX_MESSAGES_PER_MINUTE:
         raise services.RateLimited
     if (
@@ -61,14 +63,14 @@ def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpst
 
 
 async def generation_check_limits(*, user_id: int) -> None:
-    """Raise services.RateLimited / TooManyGenerations now, e.g. before creating a conversation
-    that would otherwise stay empty. generation_send checks again (the limits may change)."""
+    """Raise services.ShuttingDown / RateLimited / TooManyGenerations now, e.g. before creating
+    a conversation that would otherwise stay empty. generation_send checks again."""
     await db_async(_check_limits)(user_id)
 
 
 async def generation_send(*, conversation: Conversation, text: str) -> services.SentMessage:
     """Store the user's text and start streaming the answer. Raises services.ConversationBusy,
-    services.RateLimited or services.TooManyGenerations."""
+    services.ShuttingDown, services.RateLimited or services.TooManyGenerations."""
     # Until the task is registered, snapshots must not take the new streaming row for dead.
     registry.mark_starting(conversation.pk)
     try:
@@ -93,7 +95,8 @@ async def generation_send(*, conversation: Conversation, text: str) -> services.
 
 async def generation_retry(*, message: Message) -> Message:
     """Reset the last assistant message and stream it again. Raises services.NotRetryable,
-    services.ConversationBusy, services.RateLimited or services.TooManyGenerations."""
+    services.ConversationBusy, services.ShuttingDown, services.RateLimited or
+    services.TooManyGenerations."""
     registry.mark_starting(message.conversation_id)
     try:
         message, request, resolved = await db_async(_prepare_retry)(message)
