@@ -2,7 +2,8 @@
 
 Every websocket passes the Origin check (AllowedHostsOriginValidator) and the session/auth
 middleware before reaching a consumer. Daphne imports this module in the serving process, so
-the hooks into Daphne itself are installed here too: a bound on each socket's unsent output.
+the hooks into Daphne itself are installed here too: a bound on each socket's unsent output,
+and a graceful stop that lets the answers being written end cleanly.
 """
 
 import os
@@ -18,9 +19,10 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
-from minimax_web import ws_output_bound  # noqa: E402
+from minimax_web import graceful_shutdown, ws_output_bound  # noqa: E402
 
 ws_output_bound.install(max_unsent_bytes=settings.MAX_WS_UNSENT_BYTES)
+graceful_shutdown.install()
 
 application = ProtocolTypeRouter(
     {

@@ -199,6 +199,10 @@ GENERATION_CHECKPOINT_SECONDS = env_float("GENERATION_CHECKPOINT_SECONDS", 1.0, 
 # A streaming row whose heartbeat is older than this and that no live task owns is shown as
 # interrupted (the process that ran it died).
 GENERATION_STALE_SECONDS = env_float("GENERATION_STALE_SECONDS", 15.0, minimum=1.0)
+# On SIGTERM/SIGINT, how long running answers may go on before they end as interrupted
+# (chat/streaming/shutdown.py). Keep the stop grace of the container (Docker: 10 s) at least
+# 3 s above it: the final saves, the `end` frames and Daphne's own stop come after.
+SHUTDOWN_DRAIN_SECONDS = env_float("SHUTDOWN_DRAIN_SECONDS", 7.0, minimum=0.0)
 
 LOGGING = {
     "version": 1,
