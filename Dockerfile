@@ -31,6 +31,9 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-m", "minimax_web.healthcheck"]
 
+# `docker stop` sends SIGTERM and kills after 10 s; Daphne drains running answers for
+# SHUTDOWN_DRAIN_SECONDS (7 s) first. Raising that needs a longer stop grace (docker stop -t).
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/app/docker-entrypoint.sh"]
 # No --proxy-headers: Daphne would take the client address from the left-most X-Forwarded-For
 # entry, which the client writes. Behind a proxy set DJANGO_BEHIND_TLS_PROXY=true instead.

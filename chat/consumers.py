@@ -29,6 +29,7 @@ REFUSALS = {
     services.NotRetryable: "not_retryable",
     services.RateLimited: "rate_limited",
     services.TooManyGenerations: "too_many_generations",
+    services.ShuttingDown: "shutting_down",
 }
 
 

@@ -50,6 +50,10 @@ class TooManyGenerations(Refusal):
     """The user already has MAX_CONCURRENT_GENERATIONS_PER_USER answers streaming."""
 
 
+class ShuttingDown(Refusal):
+    """The process is shutting down and starts no new answers (chat.streaming.shutdown)."""
+
+
 @dataclass(frozen=True)
 class SentMessage:
     user_message: Message

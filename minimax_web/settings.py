@@ -226,6 +226,9 @@ OFFLINE_DEMO_TPS = env_float("OFFLINE_DEMO_TPS", 40.0)
 # --- Limits on what a client controls --------------------------------------------------------
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 100_000, minimum=1)
 MAX_WS_FRAME_BYTES = env_int("MAX_WS_FRAME_BYTES", 512 * 1024, minimum=1024)
+# A socket whose client leaves more than this unread is closed (minimax_web/ws_output_bound.py).
+# Above the largest frame Daphne sends (1 MiB) with room for a burst of deltas behind it.
+MAX_WS_UNSENT_BYTES = env_int("MAX_WS_UNSENT_BYTES", 4 * 1024 * 1024, minimum=64 * 1024)
 MAX_CONCURRENT_GENERATIONS_PER_USER = env_int("MAX_CONCURRENT_GENERATIONS_PER_USER", 3, minimum=1)
 # Upstream requests (sends, retries) a user may start per minute.
 MAX_MESSAGES_PER_MINUTE = env_int("MAX_MESSAGES_PER_MINUTE", 20, minimum=1)
@@ -233,9 +236,10 @@ MAX_MESSAGES_PER_MINUTE = env_int("MAX_MESSAGES_PER_MINUTE", 20, minimum=1)
 WS_SUBSCRIBE_BURST = env_int("WS_SUBSCRIBE_BURST", 10, minimum=1)
 WS_SUBSCRIBE_RATE = env_float("WS_SUBSCRIBE_RATE", 1.0, minimum=0.01)
 # A snapshot or history page holds at most this many messages and (beyond the newest two)
-# this many characters of text; older messages are fetched page by page.
+# this many characters of text; older messages are fetched page by page. Daphne refuses
+# websocket messages over 1 MiB, so 200k characters (600 KB of CJK text) leave room.
 SNAPSHOT_MAX_MESSAGES = env_int("SNAPSHOT_MAX_MESSAGES", 50, minimum=2)
-SNAPSHOT_MAX_CHARS = env_int("SNAPSHOT_MAX_CHARS", 400_000, minimum=1000)
+SNAPSHOT_MAX_CHARS = env_int("SNAPSHOT_MAX_CHARS", 200_000, minimum=1000)
 
 # --- Generation timing ----------------------------------------------------------------------
 GENERATION_COALESCE_SECONDS = env_float("GENERATION_COALESCE_SECONDS", 0.05, minimum=0.0)
@@ -243,6 +247,10 @@ GENERATION_CHECKPOINT_SECONDS = env_float("GENERATION_CHECKPOINT_SECONDS", 1.0, 
 # A streaming row whose heartbeat is older than this and that no live task owns is shown as
 # interrupted (the process that ran it died).
 GENERATION_STALE_SECONDS = env_float("GENERATION_STALE_SECONDS", 15.0, minimum=1.0)
+# On SIGTERM/SIGINT, how long running answers may go on before they end as interrupted
+# (chat/streaming/shutdown.py). Keep the stop grace of the container (Docker: 10 s) at least
+# 3 s above it: the final saves, the `end` frames and Daphne's own stop come after.
+SHUTDOWN_DRAIN_SECONDS = env_float("SHUTDOWN_DRAIN_SECONDS", 7.0, minimum=0.0)
 
 LOGGING = {
     "version": 1,

@@ -63,7 +63,8 @@ def app_env(data_dir: Path, upstream_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> None:
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run a manage.py command against `env`'s DATA_DIR; returns its standard output."""
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=REPO,
@@ -74,6 +75,7 @@ def manage(env: dict[str, str], *args: str) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+    return result.stdout
 
 
 def prepare(env: dict[str, str]) -> None:

@@ -70,6 +70,7 @@ class Generation:
         # The latest automatic retry and when its wait ends (monotonic), until a delta arrives.
         self._retrying: tuple[Retrying, float] | None = None
         self._stop_requested = False
+        self._interrupt_code: str | None = None
         self._reader: asyncio.Task | None = None
         # Set when a delta must not wait for the coalescing window: the first of the message,
         # and the first of the answer after the reasoning.
@@ -128,6 +129,13 @@ class Generation:
 
     def stop(self) -> None:
         self._stop_requested = True
+        if self._reader is not None:
+            self._reader.cancel()
+
+    def interrupt(self, code: str) -> None:
+        """End now, like stop(), but as interrupted with error `code` (e.g. the server shuts
+        down): the text streamed so far is flushed, saved and announced with `end`."""
+        self._interrupt_code = code
         if self._reader is not None:
             self._reader.cancel()
 
@@ -275,6 +283,12 @@ class Generation:
                 error_status=self._failure.status,
                 error_retryable=self._failure.retryable,
                 request_id=self._failure.request_id or self._request_id,
+            )
+        if self._interrupt_code is not None and status == Message.Status.INTERRUPTED:
+            fields.update(
+                error_code=self._interrupt_code,
+                error_params={"kind": self._interrupt_code},
+                error_retryable=True,
             )
         if self._usage is not None:
             fields.update(

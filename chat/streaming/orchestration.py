@@ -17,7 +17,7 @@ from chat.protocol.outbound import (
 )
 from chat.selectors import history_for_upstream, message_page
 from chat.serializers import message_to_dict
-from chat.streaming import registry
+from chat.streaming import registry, shutdown
 from chat.streaming.generation import Generation
 from chat.streaming.groups import conversation_group, group_send
 from chat.upstream import ChatRequest
@@ -35,29 +35,37 @@ def _build_request(conversation: Conversation, assistant: Message) -> ChatReques
     )
 
 
+def _refuse_while_draining() -> None:
+    if shutdown.is_draining():
+        raise services.ShuttingDown
+
+
 def _prepare_send(
     conversation: Conversation, text: str
 ) -> tuple[services.SentMessage, ChatRequest, ResolvedUpstream]:
+    _refuse_while_draining()
     resolved = upstream_resolve()
     sent = services.message_send(conversation=conversation, text=text, demo=resolved.demo)
     return sent, _build_request(conversation, sent.assistant_message), resolved
 
 
 def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpstream]:
+    _refuse_while_draining()
     resolved = upstream_resolve()
     message = services.message_reset_for_retry(message=message, demo=resolved.demo)
     return message, _build_request(message.conversation, message), resolved
 
 
 async def generation_check_limits(*, user_id: int) -> None:
-    """Raise services.RateLimited / TooManyGenerations now, e.g. before creating a conversation
-    that would otherwise stay empty. generation_send checks again (the limits may change)."""
+    """Raise services.ShuttingDown / RateLimited / TooManyGenerations now, e.g. before creating
+    a conversation that would otherwise stay empty. generation_send checks again."""
+    _refuse_while_draining()
     await db_async(services.generation_limits_check)(user_id=user_id)
 
 
 async def generation_send(*, conversation: Conversation, text: str) -> services.SentMessage:
     """Store the user's text and start streaming the answer. Raises services.ConversationBusy,
-    services.RateLimited or services.TooManyGenerations."""
+    services.ShuttingDown, services.RateLimited or services.TooManyGenerations."""
     # Until the task is registered, snapshots must not take the new streaming row for dead.
     registry.mark_starting(conversation.pk)
     try:
@@ -82,7 +90,8 @@ async def generation_send(*, conversation: Conversation, text: str) -> services.
 
 async def generation_retry(*, message: Message) -> Message:
     """Reset the last assistant message and stream it again. Raises services.NotRetryable,
-    services.ConversationBusy, services.RateLimited or services.TooManyGenerations."""
+    services.ConversationBusy, services.ShuttingDown, services.RateLimited or
+    services.TooManyGenerations."""
     registry.mark_starting(message.conversation_id)
     try:
         message, request, resolved = await db_async(_prepare_retry)(message)

@@ -30,6 +30,10 @@ def is_starting(conversation_id: int) -> bool:
     return conversation_id in _starting
 
 
+def any_starting() -> bool:
+    return bool(_starting)
+
+
 def mark_starting(conversation_id: int) -> None:
     _starting.add(conversation_id)
 
