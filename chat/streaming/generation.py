@@ -15,6 +15,7 @@ import logging
 import time
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from chat import services
 from chat.db import db_async
@@ -43,6 +44,10 @@ from chat.upstream import (
 from chat.upstream_config import ResolvedUpstream
 
 log = logging.getLogger(__name__)
+
+# Seconds between attempts at the final save (then one last attempt): about 7 s in all, inside
+# the shutdown drain's finalize time only for the first few.
+FINAL_SAVE_RETRY_DELAYS = (0.1, 0.3, 1.0, 2.0, 4.0)
 
 
 class Generation:
@@ -203,9 +208,15 @@ class Generation:
         await group_send(conversation_group(self.conversation_id), frame)
 
     async def _checkpoint(self) -> None:
-        stop = await db_async(services.message_checkpoint)(
-            message_id=self.message_id, fields=self._live_fields()
-        )
+        try:
+            stop = await db_async(services.message_checkpoint)(
+                message_id=self.message_id, fields=self._live_fields()
+            )
+        except DatabaseError:
+            # A locked or unreachable database must not end the answer: the text is in memory
+            # and the next checkpoint (or the final save) writes all of it.
+            log.warning("generation %s: checkpoint failed, will retry", self.message_id)
+            return
         if stop and not self._stop_requested:
             self.stop()
 
@@ -305,7 +316,7 @@ class Generation:
         self.seq += 1
         fields = self._final_fields()
         fields["stream_seq"] = self.seq
-        message = await db_async(services.message_finish)(message_id=self.message_id, fields=fields)
+        message = await self._save_final(fields)
         self.final = message_to_dict(message)
         frame = end_frame(
             conversation_id=self.conversation_id,
@@ -318,6 +329,18 @@ class Generation:
             user_group(message.conversation.owner_id),
             conversation_updated_frame(conversation=message.conversation),
         )
+
+    async def _save_final(self, fields: dict) -> Message:
+        """The final save, retried while the database is briefly locked or unreachable."""
+        for delay in FINAL_SAVE_RETRY_DELAYS:
+            try:
+                return await db_async(services.message_finish)(
+                    message_id=self.message_id, fields=fields
+                )
+            except DatabaseError:
+                log.warning("generation %s: final save failed, retrying", self.message_id)
+                await asyncio.sleep(delay)
+        return await db_async(services.message_finish)(message_id=self.message_id, fields=fields)
 
 
 def _error_params(failure: Failure) -> dict:
