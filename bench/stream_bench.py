@@ -38,6 +38,7 @@ from autobahn.asyncio.websocket import (  # noqa: E402
 )
 
 from chat.fakeupstream.testing import RunningFake, start_fake_upstream  # noqa: E402
+from chat.protocol.sequence import ConversationReplica  # noqa: E402
 from tests.liveserver import app_env, login_cookie, prepare, run_daphne  # noqa: E402
 
 MODEL = "MiniMax-M2.5"
@@ -167,6 +168,7 @@ class AppStream:
     ok: bool = False
     added: float | None = None  # send -> messages.added (conversation and rows stored)
     ttfd: float | None = None  # send -> first delta frame
+    ttft: float | None = None  # send -> first delta frame carrying text (time to first token)
     last_delta: float | None = None  # send -> last delta frame
     total: float | None = None  # send -> end frame
     frames: int = 0  # every frame received after `send`
@@ -189,93 +191,72 @@ def prompt_text(args: argparse.Namespace) -> str:
     return f"bench [[fake tps={args.tps:g} reasoning={reasoning} tokens={answer} answer=long]]"
 
 
-async def app_stream(ws: WsConnection, text: str, start: asyncio.Event, deadline: float):
+async def app_stream(
+    ws: WsConnection, text: str, start: asyncio.Event, deadline: float, client_id: str
+) -> AppStream:
+    """Send `text` in a new conversation and apply frames (ConversationReplica) until `end`."""
     result = AppStream()
-    messages: dict[int, dict] = {}
+    replica = ConversationReplica()
     target: int | None = None
-    conversation_id: int | None = None
     await start.wait()
     sent = time.perf_counter()
-    ws.send({"type": "send", "conversation_id": None, "content": text})
+    ws.send({"type": "send", "conversation_id": None, "content": text, "client_id": client_id})
     while True:
         try:
             item = await asyncio.wait_for(ws.inbox.get(), max(0.1, deadline - time.monotonic()))
         except asyncio.TimeoutError:
             result.error = "timeout"
-            return result
+            break
         if item is None:
             result.error = f"socket closed ({ws.close_code})"
-            return result
+            break
         at, payload = item
         frame = json.loads(payload)
         result.frames += 1
         kind = frame.get("type")
         if kind == "error":
             result.error = f"error frame: {frame.get('code')}: {frame.get('message')}"
-            return result
-        if kind == "conversation.created" and frame.get("client_id") is None:
-            result.other_frames += 1
+            break
+        if kind == "conversation.created" and frame.get("client_id") == client_id:
             continue
-        if kind == "conversation.created":
-            conversation_id = frame["conversation"]["id"]
+        if kind not in ("snapshot", "messages.added", "delta", "end"):
+            result.other_frames += 1  # sidebar frames from the user's other sockets, etc.
             continue
-        if kind == "conversation.updated":
-            result.other_frames += 1
-            continue
-        if kind == "snapshot":
-            conversation_id = frame["conversation"]["id"]
-            for message in frame["messages"]:
-                messages[message["id"]] = dict(message)
-                if message["role"] == "assistant":
-                    target = message["id"]
-            continue
-        if kind == "messages.added":
+        before = replica.message(frame["message_id"]) if kind == "end" else None
+        before_text = (before["content"], before["reasoning"]) if before else None
+        if replica.apply(frame):
+            ws.send({"type": "subscribe", "conversation_id": replica.conversation_id})
+        if kind == "messages.added" and replica.applied:
             if result.added is None:
                 result.added = at - sent
-            for message in frame["messages"]:
-                messages.setdefault(message["id"], dict(message))
-                if message["role"] == "assistant":
-                    target = message["id"]
-            continue
-        if kind not in ("delta", "end"):
-            result.other_frames += 1
-            continue
-        message = messages.get(frame["message_id"])
-        if message is None:
-            result.unknown_message += 1
-            result.resubscribes += 1
-            ws.send({"type": "subscribe", "conversation_id": frame["conversation_id"]})
-            continue
-        if frame["seq"] <= message["seq"]:
-            result.ignored_old += 1
-            continue
-        if frame["seq"] != message["seq"] + 1:
-            result.gaps += 1
-            result.resubscribes += 1
-            ws.send({"type": "subscribe", "conversation_id": conversation_id})
-            continue
-        if kind == "delta":
+            target = replica.last_message("assistant")["id"]
+        elif kind == "snapshot":
+            assistant = replica.last_message("assistant")
+            target = assistant["id"] if assistant else target
+        elif kind == "delta" and replica.applied:
             result.delta_frames += 1
             if result.ttfd is None:
                 result.ttfd = at - sent
+            pieces = len(frame["reasoning"]) + len(frame["content"])
+            if pieces and result.ttft is None:
+                result.ttft = at - sent
             result.last_delta = at - sent
-            result.chars += len(frame["reasoning"]) + len(frame["content"])
-            message["reasoning"] += frame["reasoning"]
-            message["content"] += frame["content"]
-            message["seq"] = frame["seq"]
-            continue
-        # end
-        final = frame["message"]
-        result.total = at - sent
-        result.status = final["status"]
-        result.mismatch = (
-            final["content"] != message["content"] or final["reasoning"] != message["reasoning"]
-        )
-        result.content, result.reasoning = final["content"], final["reasoning"]
-        result.ok = frame["message_id"] == target and final["status"] == "complete"
-        if final["status"] != "complete":
-            result.error = f"status {final['status']}: {final.get('error')}"
-        return result
+            result.chars += pieces
+        elif kind == "end" and replica.applied and frame["message_id"] == target:
+            final = frame["message"]
+            result.total = at - sent
+            result.status = final["status"]
+            result.mismatch = before_text != (final["content"], final["reasoning"])
+            result.content, result.reasoning = final["content"], final["reasoning"]
+            result.ok = final["status"] == "complete"
+            if final["status"] != "complete":
+                result.error = f"status {final['status']}: {final.get('error')}"
+            break
+    result.gaps = replica.gaps - replica.deltas_before_added
+    result.ignored_old = replica.ignored_old
+    result.unknown_message = replica.deltas_before_added
+    result.resubscribes = replica.resubscribes
+    return result
 
 
 async def run_app_round(app: App, session: str, args: argparse.Namespace) -> dict:
@@ -287,7 +268,8 @@ async def run_app_round(app: App, session: str, args: argparse.Namespace) -> dic
     start = asyncio.Event()
     deadline = time.monotonic() + args.timeout
     tasks = [
-        asyncio.create_task(app_stream(ws, prompt_text(args), start, deadline)) for ws in sockets
+        asyncio.create_task(app_stream(ws, prompt_text(args), start, deadline, f"bench-{index}"))
+        for index, ws in enumerate(sockets)
     ]
     cpu_before = cpu_seconds(app.process.pid)
     client_before = time.process_time()
@@ -400,6 +382,39 @@ def spread(values: list[float | int | None]) -> dict[str, float] | None:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
+def percentile(values: list[float | None], q: float) -> float | None:
+    """The q-th percentile (0-100), linear between closest ranks (numpy's default)."""
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    rank = (len(values) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+def p50_p99(values: list[float | None]) -> dict[str, float | None]:
+    return {"p50": percentile(values, 50), "p99": percentile(values, 99)}
+
+
+def latency(app: list[AppStream], up: list[UpstreamStream]) -> dict[str, dict]:
+    """Time to first token of the app and of the upstream alone (same prompt, same run), and
+    what the app adds: app percentile minus upstream percentile (NOT per-stream differences:
+    the two are measured on different streams)."""
+    app_ttft = p50_p99([s.ttft for s in app])
+    up_ttft = p50_p99([s.ttft for s in up])
+    added = {
+        k: app_ttft[k] - up_ttft[k] if app_ttft[k] is not None and up_ttft[k] is not None else None
+        for k in ("p50", "p99")
+    }
+    return {
+        "app_ttft_s": app_ttft,
+        "upstream_ttft_s": up_ttft,
+        "added_ttft_s": added,
+        "messages_added_s": p50_p99([s.added for s in app]),
+    }
+
+
 def fmt(stats: dict | None, scale: float = 1.0, digits: int = 0) -> str:
     if stats is None:
         return "-"
@@ -443,9 +458,11 @@ def summarize(args: argparse.Namespace, app_rounds: list[dict], up_rounds: list[
     )
     per_stream_cpu = [r["app_cpu"] / args.streams for r in app_rounds]
     return {
+        "latency": latency(app, up),
         "app": {
             "added_s": spread([s.added for s in app]),
             "ttfd_s": spread([s.ttfd for s in app]),
+            "ttft_s": spread([s.ttft for s in app]),
             "last_delta_s": spread([s.last_delta for s in app]),
             "streaming_s": app_streaming,
             "end_after_last_delta_s": spread(
@@ -495,7 +512,7 @@ def print_report(args: argparse.Namespace, summary: dict, app_errors: list[str])
     idle = summary["server_idle_cpu_ms_per_s"]
     rows = [
         ("send -> messages.added (ms)", fmt(a["added_s"], 1000), "-"),
-        ("time to first token (ms)", fmt(a["ttfd_s"], 1000), fmt(u["ttft_s"], 1000)),
+        ("time to first token (ms)", fmt(a["ttft_s"], 1000), fmt(u["ttft_s"], 1000)),
         ("last delta (s)", fmt(a["last_delta_s"], 1, 2), "-"),
         (
             "streaming: first->last token (s)",
@@ -534,6 +551,7 @@ def print_report(args: argparse.Namespace, summary: dict, app_errors: list[str])
         kinds[first] = kinds.get(first, 0) + 1
     for first, count in sorted(kinds.items()):
         print(f"  server log x{count}: {first}")
+    print_latency(summary["latency"])
     r, c = summary["ratio_total"], summary["chunks_per_frame"]
     ratio = fmt(r, 1, 2) if r else "-"
     chunks = fmt(c, 1, 1) if c else "-"
@@ -546,6 +564,24 @@ def print_report(args: argparse.Namespace, summary: dict, app_errors: list[str])
         f"{chunks} upstream chunks per frame, "
         f"server CPU {cpu} ms/stream, mismatches={i['mismatch_vs_end']}, gaps={i['seq_gaps']}"
     )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.1f}"
+
+
+def print_latency(lat: dict) -> None:
+    app, up, added = lat["app_ttft_s"], lat["upstream_ttft_s"], lat["added_ttft_s"]
+    sent = lat["messages_added_s"]
+    print(
+        f"LATENCY time to first token p50/p99 (ms): app {_ms(app['p50'])} / {_ms(app['p99'])}, "
+        f"upstream {_ms(up['p50'])} / {_ms(up['p99'])}"
+    )
+    print(
+        f"LATENCY added time to first token (ms): p50 {_ms(added['p50'])}, "
+        f"p99 {_ms(added['p99'])}  (app percentile - upstream percentile)"
+    )
+    print(f"LATENCY send -> messages.added (ms): p50 {_ms(sent['p50'])}, p99 {_ms(sent['p99'])}")
 
 
 def _jsonable(rounds: list[dict]) -> list[dict]:

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
+from chat.protocol.sequence import ConversationReplica
 from minimax_web.asgi import application
 from tests.protocol_schemas import check_frame
 
@@ -55,36 +56,21 @@ async def receive_type(communicator: WebsocketCommunicator, frame_type: str, tim
 
 
 class Transcript:
-    """Applies delta/end frames to messages by the protocol's sequence rules."""
+    """A ConversationReplica (chat.protocol.sequence) that records every frame and fails the
+    test on a sequence gap or a delta for an unknown message: in-process tests must see none."""
 
     def __init__(self) -> None:
-        self.messages: dict[int, dict] = {}
+        self.replica = ConversationReplica()
         self.frames: list[dict] = []
 
-    def apply_snapshot(self, snapshot: dict) -> None:
-        for message in snapshot["messages"]:
-            self.messages[message["id"]] = dict(message)
+    @property
+    def messages(self) -> dict[int, dict]:
+        return self.replica.messages
 
     def apply(self, frame: dict) -> None:
         self.frames.append(frame)
-        if frame["type"] == "snapshot":
-            self.apply_snapshot(frame)
-        elif frame["type"] == "messages.added":
-            for message in frame["messages"]:
-                self.messages.setdefault(message["id"], dict(message))
-        elif frame["type"] == "message.reset":
-            self.messages[frame["message"]["id"]] = dict(frame["message"])
-        elif frame["type"] in ("delta", "end"):
-            message = self.messages[frame["message_id"]]
-            if frame["seq"] <= message["seq"]:
-                return
-            assert frame["seq"] == message["seq"] + 1, f"gap: {message['seq']} -> {frame['seq']}"
-            if frame["type"] == "delta":
-                message["content"] += frame["content"]
-                message["reasoning"] += frame["reasoning"]
-                message["seq"] = frame["seq"]
-            else:
-                self.messages[frame["message_id"]] = dict(frame["message"])
+        needs_resubscribe = self.replica.apply(frame)
+        assert not needs_resubscribe, str(self.replica.last_gap)
 
 
 async def run_until_end(communicator, transcript: Transcript, timeout: float = 20) -> dict:

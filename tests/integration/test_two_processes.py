@@ -11,6 +11,7 @@ import os
 import pytest
 
 from chat.fakeupstream.testing import start_fake_upstream
+from chat.protocol.sequence import ConversationReplica
 from tests.liveserver import (
     app_env,
     login_cookie,
@@ -42,32 +43,17 @@ def two_apps(tmp_path_factory):
 
 
 async def _follow(socket, conversation_id: int, message_id: int) -> tuple[dict, int]:
-    """Apply frames by the protocol's rules, re-subscribing on a gap, until `end`.
-    Returns the assembled message and how many times a gap forced a new snapshot."""
-    resubscribes = 0
-    message: dict | None = None
-    await socket.send(json.dumps({"type": "subscribe", "conversation_id": conversation_id}))
+    """Apply frames by the protocol's rules (ConversationReplica), re-subscribing on a gap,
+    until the message has ended. Returns it and how many times a gap forced a new snapshot."""
+    replica = ConversationReplica(conversation_id)
+    subscribe = json.dumps({"type": "subscribe", "conversation_id": conversation_id})
+    await socket.send(subscribe)
     while True:
-        frame = await next_frame(socket)
-        if frame["type"] == "snapshot":
-            message = next(m for m in frame["messages"] if m["id"] == message_id)
-            if message["status"] != "streaming":
-                return message, resubscribes
-        elif frame["type"] in ("delta", "end") and message is not None:
-            if frame["seq"] <= message["seq"]:
-                continue
-            if frame["seq"] > message["seq"] + 1:
-                resubscribes += 1
-                await socket.send(
-                    json.dumps({"type": "subscribe", "conversation_id": conversation_id})
-                )
-                message = None
-                continue
-            if frame["type"] == "end":
-                return frame["message"], resubscribes
-            message["content"] += frame["content"]
-            message["reasoning"] += frame["reasoning"]
-            message["seq"] = frame["seq"]
+        if replica.apply(await next_frame(socket)):
+            await socket.send(subscribe)
+        message = replica.message(message_id)
+        if replica.snapshots and message is not None and message["status"] != "streaming":
+            return message, replica.resubscribes
 
 
 async def _start_chat(app, cookie: str, text: str):
