@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -44,6 +45,16 @@ def refusals_as_frame_errors(request_type: str) -> Iterator[None]:
 
 class ChatConsumer(AsyncWebsocketConsumer):
     conversation_id: int | None = None
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels closes stale database connections before every handler, in its one shared
+        # sync thread: every frame to every socket then queued behind whatever database work
+        # that thread was doing. This consumer reaches the database only through
+        # chat.db.db_async, whose worker threads do that clean-up themselves.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.user = self.scope.get("user")
