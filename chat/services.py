@@ -196,7 +196,10 @@ def message_reset_for_retry(*, message: Message, demo: bool) -> Message:
         "total_ms": None,
         "started_at": now,
         "heartbeat_at": now,
-        "stream_seq": 0,
+        # The new attempt numbers its frames on from the old one's (the reset itself takes the
+        # next number), so a client that missed message.reset sees a gap instead of taking the
+        # new attempt's frames for old ones.
+        "stream_seq": F("stream_seq") + 1,
         "stop_requested": False,
         "updated_at": now,
     }

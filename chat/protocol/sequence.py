@@ -105,8 +105,12 @@ class ConversationReplica:
                     self.messages[message["id"]] = dict(message)
                     self.applied = True
         elif kind == "message.reset":
-            self.messages[frame["message"]["id"]] = dict(frame["message"])
-            self.applied = True
+            known = self.messages.get(frame["message"]["id"])
+            if known is not None and frame["message"]["seq"] <= (known.get("seq") or 0):
+                self.ignored_old += 1  # a snapshot already showed this attempt
+            else:
+                self.messages[frame["message"]["id"]] = dict(frame["message"])
+                self.applied = True
         elif kind == "retrying":
             message = self.messages.get(frame.get("message_id"))
             if message is not None:

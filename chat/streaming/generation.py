@@ -58,7 +58,7 @@ class Generation:
         self.conversation_id = assistant.conversation_id
         self.request = request
         self.resolved = resolved
-        self.seq = 0
+        self.seq = assistant.stream_seq
         self.final: dict | None = None
         self._base = message_to_dict(assistant)
         self._reasoning: list[str] = []

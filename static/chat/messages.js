@@ -172,6 +172,8 @@ export class MessageList {
       this.add([message]);
       return;
     }
+    // A snapshot that already showed this attempt is newer than a late reset.
+    if ((message.seq ?? 0) <= entry.msg.seq) return;
     if (entry.thinking) {
       entry.thinking.destroy();
       entry.thinking = null;
@@ -187,8 +189,9 @@ export class MessageList {
     const entry = this.entries.get(frame.message_id);
     if (!entry) return "gap";
     const m = entry.msg;
-    if (frame.seq <= m.seq || m.status !== "streaming") return "ignored";
-    if (frame.seq !== m.seq + 1) return "gap";
+    if (frame.seq <= m.seq) return "ignored";
+    // Past an ended message's last frame means a new attempt whose message.reset was missed.
+    if (frame.seq !== m.seq + 1 || m.status !== "streaming") return "gap";
     m.seq = frame.seq;
     m.retrying = null;
     this.syncRetrying(entry);

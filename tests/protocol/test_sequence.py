@@ -135,14 +135,34 @@ def test_messages_added_ignores_known_ids_and_keeps_the_order():
     assert replica.messages[2]["content"] == "ab"
 
 
-def test_message_reset_replaces_the_message_and_restarts_its_sequence():
+def _reset(message_id: int, seq: int) -> dict:
+    return {"type": "message.reset", "conversation_id": CONV, "message": _message(2, seq=seq)}
+
+
+def test_message_reset_replaces_the_message_and_numbers_on():
     replica = _streaming_replica()
     replica.apply(_delta(2, 1, content="first"))
     replica.apply(_end(2, 2, "first"))
-    replica.apply({"type": "message.reset", "conversation_id": CONV, "message": _message(2, seq=0)})
+    replica.apply(_reset(2, seq=3))
     assert replica.messages[2]["content"] == "" and replica.messages[2]["status"] == "streaming"
-    replica.apply(_delta(2, 1, content="second"))
+    replica.apply(_delta(2, 4, content="second"))
     assert replica.messages[2]["content"] == "second"
+
+
+def test_a_missed_reset_shows_as_a_gap_not_as_old_frames():
+    replica = _streaming_replica()
+    replica.apply(_delta(2, 1, content="old answer"))
+    replica.apply(_end(2, 2, "old answer"))
+    # message.reset (seq 3) was dropped; the new attempt's first delta is seq 4.
+    assert replica.apply(_delta(2, 4, content="new")) is True
+    assert replica.gaps == 1 and replica.messages[2]["content"] == "old answer"
+
+
+def test_a_late_reset_does_not_undo_a_newer_snapshot():
+    replica = _streaming_replica()
+    replica.apply(_snapshot(_message(1, role="user"), _message(2, seq=5, content="newer")))
+    replica.apply(_reset(2, seq=3))
+    assert replica.messages[2]["content"] == "newer" and replica.ignored_old == 1
 
 
 def test_history_prepends_older_messages():
