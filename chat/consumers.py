@@ -103,23 +103,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _on_send(self, frame: dict) -> None:
         if frame["conversation_id"] is None:
-            with refusals_as_frame_errors("send"):
-                await streaming.generation_check_limits(user_id=self.user.pk)
-            conversation = await db_async(services.conversation_create)(
-                owner=self.user, first_text=frame["content"], model=frame["model"]
+            await self._start_conversation(frame)
+            return
+        conversation = await self._owned_conversation(frame)
+        with refusals_as_frame_errors("send"):
+            await streaming.generation_send(conversation=conversation, text=frame["content"])
+
+    async def _start_conversation(self, frame: dict) -> None:
+        with refusals_as_frame_errors("send"):
+            prepared = await streaming.conversation_start(
+                owner=self.user, text=frame["content"], model=frame["model"]
             )
+        try:
             created = conversation_created_frame(
-                conversation=conversation, client_id=frame["client_id"]
+                conversation=prepared.conversation, client_id=frame["client_id"]
             )
             # This socket hears of it first (its snapshot follows); the user's other tabs
             # through the group, which skips this socket.
             await self._send_json(created)
             await streaming.group_send(self.user_group, created, except_channel=self.channel_name)
-            await self._subscribe(conversation)
-        else:
-            conversation = await self._owned_conversation(frame)
-        with refusals_as_frame_errors("send"):
-            await streaming.generation_send(conversation=conversation, text=frame["content"])
+            await self._join(prepared.conversation)
+            await self._send_json(streaming.prepared_snapshot(prepared))
+        finally:
+            # The answer is stored as streaming: it must run even if this socket went away.
+            await streaming.generation_launch(prepared)
 
     async def _on_stop(self, frame: dict) -> None:
         conversation = await self._owned_conversation(frame)
@@ -160,12 +167,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _subscribe(self, conversation: Conversation) -> None:
         # Join first, snapshot second: every later frame is then either inside the snapshot
         # or delivered to us (docs/websocket-protocol.md, "Sequence numbers").
+        await self._join(conversation)
+        await self._send_json(await streaming.conversation_snapshot(conversation=conversation))
+
+    async def _join(self, conversation: Conversation) -> None:
         await self._leave_conversation()
         self.conversation_id = conversation.pk
         await self.channel_layer.group_add(
             streaming.conversation_group(conversation.pk), self.channel_name
         )
-        await self._send_json(await streaming.conversation_snapshot(conversation=conversation))
 
     async def _leave_conversation(self) -> None:
         if self.conversation_id is not None:

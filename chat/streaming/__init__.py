@@ -6,20 +6,24 @@ from chat.streaming.groups import conversation_group, group_send, user_group
 from chat.streaming.orchestration import (
     conversation_history,
     conversation_snapshot,
-    generation_check_limits,
+    conversation_start,
+    generation_launch,
     generation_retry,
     generation_send,
     generation_stop,
+    prepared_snapshot,
 )
 
 __all__ = [
     "conversation_group",
     "conversation_history",
     "conversation_snapshot",
-    "generation_check_limits",
+    "conversation_start",
+    "generation_launch",
     "generation_retry",
     "generation_send",
     "generation_stop",
     "group_send",
+    "prepared_snapshot",
     "user_group",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 
 from chat import services
 from chat.db import db_async
@@ -56,11 +59,71 @@ def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpst
     return message, _build_request(message.conversation, message), resolved
 
 
-async def generation_check_limits(*, user_id: int) -> None:
-    """Raise services.ShuttingDown / RateLimited / TooManyGenerations now, e.g. before creating
-    a conversation that would otherwise stay empty. generation_send checks again."""
+@dataclass(frozen=True)
+class PreparedSend:
+    """A stored user message and streaming answer whose generation has not started yet."""
+
+    conversation: Conversation
+    sent: services.SentMessage
+    request: ChatRequest
+    resolved: ResolvedUpstream
+
+
+def _prepare_new_conversation(owner: AbstractBaseUser, text: str, model: str) -> PreparedSend:
     _refuse_while_draining()
-    await db_async(services.generation_limits_check)(user_id=user_id)
+    resolved = upstream_resolve()
+    # One transaction: a refused first message leaves no empty conversation behind.
+    with transaction.atomic():
+        conversation = services.conversation_create(owner=owner, first_text=text, model=model)
+        sent = services.message_send(conversation=conversation, text=text, demo=resolved.demo)
+    request = _build_request(conversation, sent.assistant_message)
+    return PreparedSend(conversation, sent, request, resolved)
+
+
+async def conversation_start(*, owner: AbstractBaseUser, text: str, model: str) -> PreparedSend:
+    """Create a conversation with its first message and streaming answer, in one database
+    round trip. The caller joins the conversation's group, then calls generation_launch.
+    Raises services.ShuttingDown, services.RateLimited or services.TooManyGenerations."""
+    prepared = await db_async(_prepare_new_conversation)(owner, text, model)
+    registry.mark_starting(prepared.conversation.pk)
+    return prepared
+
+
+def prepared_snapshot(prepared: PreparedSend) -> dict:
+    """The snapshot of a conversation conversation_start just created, without a query."""
+    return snapshot_frame(
+        conversation=prepared.conversation,
+        messages=[
+            message_to_dict(prepared.sent.user_message),
+            message_to_dict(prepared.sent.assistant_message),
+        ],
+        has_more=False,
+    )
+
+
+async def generation_launch(prepared: PreparedSend) -> None:
+    """Announce the new messages and start streaming the answer."""
+    conversation_id = prepared.conversation.pk
+    try:
+        # Announce the messages before the task exists, so no subscriber can receive a delta
+        # for a message it has not heard of (group sends may yield to other tasks).
+        await group_send(
+            conversation_group(conversation_id),
+            messages_added_frame(
+                conversation_id=conversation_id,
+                messages=[prepared.sent.user_message, prepared.sent.assistant_message],
+            ),
+        )
+        registry.register(
+            Generation(
+                assistant=prepared.sent.assistant_message,
+                request=prepared.request,
+                resolved=prepared.resolved,
+            )
+        )
+    finally:
+        registry.unmark_starting(conversation_id)
+    await _record_key_use(prepared.resolved)
 
 
 async def generation_send(*, conversation: Conversation, text: str) -> services.SentMessage:
@@ -70,21 +133,10 @@ async def generation_send(*, conversation: Conversation, text: str) -> services.
     registry.mark_starting(conversation.pk)
     try:
         sent, request, resolved = await db_async(_prepare_send)(conversation, text)
-        # Announce the messages before the task exists, so no subscriber can receive a delta
-        # for a message it has not heard of (group sends may yield to other tasks).
-        await group_send(
-            conversation_group(conversation.pk),
-            messages_added_frame(
-                conversation_id=conversation.pk,
-                messages=[sent.user_message, sent.assistant_message],
-            ),
-        )
-        registry.register(
-            Generation(assistant=sent.assistant_message, request=request, resolved=resolved)
-        )
-    finally:
+    except BaseException:
         registry.unmark_starting(conversation.pk)
-    await _record_key_use(resolved)
+        raise
+    await generation_launch(PreparedSend(conversation, sent, request, resolved))
     return sent
 
 
