@@ -112,13 +112,15 @@ def generation_limits_check(*, user_id: int) -> None:
 
 
 def generation_start_record(*, user_id: int) -> None:
-    """Check the limits and count one more upstream request, atomically across processes:
-    call inside the transaction that creates or resets the streaming row."""
-    # Serialises the user's concurrent starts: a row lock on PostgreSQL; on SQLite the
-    # IMMEDIATE transaction already holds the database's write lock.
-    get_user_model().objects.select_for_update().filter(pk=user_id).first()
-    generation_limits_check(user_id=user_id)
-    GenerationStart.objects.create(user_id=user_id)
+    """Check the limits and count one more upstream request, atomically across processes.
+    Call it inside the transaction that creates or resets the streaming row, so the row and
+    the count commit (or roll back) together."""
+    with transaction.atomic():
+        # Serialises the user's concurrent starts: a row lock on PostgreSQL; on SQLite the
+        # IMMEDIATE transaction already holds the database's write lock.
+        get_user_model().objects.select_for_update().filter(pk=user_id).first()
+        generation_limits_check(user_id=user_id)
+        GenerationStart.objects.create(user_id=user_id)
 
 
 def _assistant_placeholder(*, conversation: Conversation, demo: bool) -> Message:
