@@ -102,9 +102,14 @@ def log_in_as_new_user(page, live_app, user: str) -> None:
     log_in(page, live_app, user)
 
 
-def send_and_check_following(page, prompt: str) -> None:
+def send(page, prompt: str) -> None:
     page.fill("#composer-input", prompt)
+    expect(page.locator("#send-button")).to_be_enabled()  # connected, and not still busy
     page.press("#composer-input", "Enter")
+
+
+def send_and_check_following(page, prompt: str) -> None:
+    send(page, prompt)
     message = page.locator(LAST_ASSISTANT)
     expect(message).to_have_attribute("data-status", "streaming")
     expect(message).not_to_have_attribute("data-status", "streaming", timeout=30_000)
@@ -141,8 +146,7 @@ def test_an_end_that_lands_between_a_follow_scroll_and_its_event_keeps_the_view_
 
 def test_a_reader_who_scrolls_up_stays_put_until_the_pill_brings_them_back(page, live_app):
     log_in_as_new_user(page, live_app, "follower-reader")
-    page.fill("#composer-input", "A long one [[fake kind=long tps=40 reasoning=8]]")
-    page.press("#composer-input", "Enter")
+    send(page, "A long one [[fake kind=long tps=40 reasoning=8]]")
     scroller = page.locator("#message-scroller")
     page.wait_for_function(
         "() => { const s = document.getElementById('message-scroller');"

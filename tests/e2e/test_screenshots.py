@@ -100,6 +100,7 @@ def ada_failed(browser, live_app, ada):
     page.click("#new-chat")
     for prompt in ["Why is the sky blue?", "And at sunset? [[fake truncate=60 reasoning=20]]"]:
         page.fill("#composer-input", prompt)
+        expect(page.locator("#send-button")).to_be_enabled()  # the socket is open
         page.press("#composer-input", "Enter")
         expect(page.locator(".message[data-role=assistant] >> nth=-1")).not_to_have_attribute(
             "data-status", "streaming", timeout=30_000
