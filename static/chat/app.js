@@ -64,22 +64,27 @@ function conversationUrl(id) {
 // --- scrolling -----------------------------------------------------------------------------
 
 let followQueued = false;
+// Where following last put the view. A scroll event arrives a frame after the scroll, when the
+// answer may already have grown below (an `end` adds the error box and Retry at once), so the
+// distance from the bottom alone would take our own follow scroll for the reader leaving. The
+// reader has scrolled up only when the view is above this point.
+let followTop = 0;
 
 function distanceFromBottom() {
   const s = dom.scroller;
   return s.scrollHeight - s.scrollTop - s.clientHeight;
 }
 
-// While a smooth scroll runs, its intermediate positions must not count as "the reader
-// scrolled up".
-let smoothScrollUntil = 0;
+function startFollowing() {
+  stickToBottom = true;
+  followTop = dom.scroller.scrollTop;
+  dom.pill.hidden = true;
+}
 
 function scrollToBottom(smooth = false) {
   const animate = smooth && !window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-  if (animate) smoothScrollUntil = performance.now() + 800;
   dom.scroller.scrollTo({ top: dom.scroller.scrollHeight, behavior: animate ? "smooth" : "auto" });
-  stickToBottom = true;
-  dom.pill.hidden = true;
+  startFollowing();
 }
 
 /** New content arrived: follow it if the reader is at the bottom, else offer the pill. */
@@ -90,6 +95,7 @@ function onContentChange() {
     followQueued = false;
     if (stickToBottom) {
       dom.scroller.scrollTop = dom.scroller.scrollHeight;
+      followTop = dom.scroller.scrollTop;
     } else if (distanceFromBottom() > STICK_SLACK_PX) {
       dom.pill.hidden = false;
     }
@@ -99,9 +105,14 @@ function onContentChange() {
 dom.scroller.addEventListener(
   "scroll",
   () => {
-    if (performance.now() < smoothScrollUntil) return;
-    stickToBottom = distanceFromBottom() <= STICK_SLACK_PX;
-    if (stickToBottom) dom.pill.hidden = true;
+    const top = dom.scroller.scrollTop;
+    if (distanceFromBottom() <= STICK_SLACK_PX) {
+      startFollowing();
+    } else if (top < followTop - 1) {
+      stickToBottom = false; // the reader scrolled up (also in the middle of a smooth scroll)
+    } else if (stickToBottom) {
+      followTop = top; // a smooth scroll on its way down, or new content below: keep following
+    }
   },
   { passive: true },
 );
@@ -339,7 +350,7 @@ function submit() {
   dom.input.value = "";
   autosize();
   updateCounter();
-  stickToBottom = true;
+  startFollowing();
   refreshComposer();
   // Never leave the composer locked if the server does not answer.
   setTimeout(() => {

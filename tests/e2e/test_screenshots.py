@@ -88,3 +88,48 @@ def test_phone_chat_page(browser, live_app, ada, theme):
     page.screenshot(path=str(SHOTS / f"phone-{theme}-menu.png"), animations="disabled")
     assert errors == []
     context.close()
+
+
+@pytest.fixture(scope="module")
+def ada_failed(browser, live_app, ada):
+    """A conversation of ada's whose last answer was cut off: it ends in an error and Retry."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    log_in(page, live_app, USER)
+    page.click("#new-chat")
+    for prompt in ["Why is the sky blue?", "And at sunset? [[fake truncate=60 reasoning=20]]"]:
+        page.fill("#composer-input", prompt)
+        expect(page.locator("#send-button")).to_be_enabled()  # the socket is open
+        page.press("#composer-input", "Enter")
+        expect(page.locator(".message[data-role=assistant] >> nth=-1")).not_to_have_attribute(
+            "data-status", "streaming", timeout=30_000
+        )
+    expect(page.locator(".message[data-role=assistant] >> nth=-1")).to_have_attribute(
+        "data-status", "failed"
+    )
+    url = page.url
+    context.close()
+    return url
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize(
+    ("size", "viewport", "scale"),
+    [("desktop", {"width": 1280, "height": 800}, 1), ("phone", {"width": 390, "height": 844}, 2)],
+)
+def test_a_failed_answer_ends_the_page_with_its_retry_in_view(
+    browser, live_app, ada_failed, theme, size, viewport, scale
+):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport=viewport, device_scale_factor=scale)
+    context.add_init_script(f"window.localStorage.setItem('minimax-web:theme', '{theme}')")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    log_in(page, live_app, USER)
+    page.goto(ada_failed)
+    retry = page.locator(".message[data-role=assistant] >> nth=-1").locator(".retry-button")
+    expect(retry).to_be_in_viewport(ratio=1)
+    expect(page.locator("#new-text-pill")).to_be_hidden()
+    page.screenshot(path=str(SHOTS / f"{size}-{theme}-failed.png"), animations="disabled")
+    context.close()
