@@ -39,6 +39,8 @@ const dom = {
   loading: $("#conversation-loading"),
   messages: $("#message-list"),
   pill: $("#new-text-pill"),
+  loadEarlier: $("#load-earlier"),
+  loadEarlierButton: $("#load-earlier-button"),
   composer: $("#composer"),
   input: $("#composer-input"),
   send: $("#send-button"),
@@ -167,7 +169,11 @@ function onFrame(frame) {
       awaitingSnapshot = 0;
       dom.loading.hidden = true;
       showConversation(frame.conversation);
+      const newest = frame.messages || [];
+      const olderShown = list.size > 0 && list.firstId() < (newest[0]?.id ?? Infinity);
       list.load(frame.messages || []);
+      // Older pages the reader already loaded stay, and so does what we knew beyond them.
+      if (!olderShown) showLoadEarlier(Boolean(frame.has_more));
       showEmptyState(list.size === 0);
       if (first) scrollToBottom();
       break;
@@ -210,6 +216,14 @@ function onFrame(frame) {
       if (list.applyEnd(frame) === "gap") resync();
       break;
     }
+    case "history": {
+      if (!forThisConversation(frame)) return;
+      const fromBottom = dom.scroller.scrollHeight - dom.scroller.scrollTop;
+      list.prepend(frame.messages || []);
+      dom.scroller.scrollTop = dom.scroller.scrollHeight - fromBottom; // keep the reader's place
+      showLoadEarlier(Boolean(frame.has_more));
+      break;
+    }
     case "retrying": {
       if (!forThisConversation(frame)) return;
       list.applyRetrying(frame);
@@ -244,6 +258,19 @@ function onErrorFrame(frame) {
 }
 
 // --- conversation & sidebar ------------------------------------------------------------------
+
+function showLoadEarlier(hasMore) {
+  dom.loadEarlier.hidden = !hasMore;
+  dom.loadEarlierButton.disabled = false;
+}
+
+dom.loadEarlierButton.addEventListener("click", () => {
+  const before = list.firstId();
+  if (conversationId === null || before === null) return;
+  if (socket.send({ type: "history", conversation_id: conversationId, before_id: before })) {
+    dom.loadEarlierButton.disabled = true;
+  }
+});
 
 function showConversation(conversation) {
   const title = conversation.title || "New chat";

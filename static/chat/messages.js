@@ -132,9 +132,12 @@ export class MessageList {
    * snapshot (a database checkpoint can lag) keeps our text: nothing shown is discarded. */
   load(messages) {
     const ids = new Set(messages.map((m) => m.id));
+    // A snapshot holds only the newest page: older messages loaded with `history` stay.
+    const oldest = messages.length ? messages[0].id : Infinity;
     for (const [id, entry] of this.entries) {
-      if (!ids.has(id)) this.removeEntry(entry);
+      if (!ids.has(id) && id >= oldest) this.removeEntry(entry);
     }
+    const kept = [...this.entries.keys()].filter((id) => id < oldest).length;
     messages.forEach((message, index) => {
       let entry = this.entries.get(message.id);
       if (!entry) {
@@ -147,11 +150,27 @@ export class MessageList {
           (message.seq ?? 0) < ours.seq;
         if (!behind) this.replace(entry, message, message.seq);
       }
-      const current = this.root.children[index];
+      const current = this.root.children[kept + index];
       if (current !== entry.el) this.root.insertBefore(entry.el, current || null);
     });
     this.refreshActions();
     this.hooks.onChange();
+  }
+
+  /** history: older messages go before everything shown; ids we have are ignored. */
+  prepend(messages) {
+    const first = this.root.firstElementChild;
+    for (const message of messages) {
+      if (this.entries.has(message.id)) continue;
+      this.root.insertBefore(this.createEntry(message).el, first);
+    }
+    this.refreshActions();
+  }
+
+  firstId() {
+    let first = null;
+    for (const id of this.entries.keys()) if (first === null || id < first) first = id;
+    return first;
   }
 
   /** messages.added: new messages; ids we already have are ignored. */

@@ -4,7 +4,9 @@
 //   returning to the tab tries again at once.
 // - After every (re)connect it re-subscribes to the current conversation, so the server sends a
 //   fresh snapshot and nothing streamed meanwhile is lost.
-// - Close code 4401 means "not logged in": it stops retrying.
+// - Close code 4401 means "not logged in". A socket that was open gets one immediate second
+//   try (a password change in this tab replaces the session cookie, and the old session's
+//   socket is closed); a second 4401 stops retrying.
 //
 // Events (EventTarget): "state" (detail: state name), "frame" (detail: parsed frame),
 // "subscribe" (detail: conversation id, whenever a subscribe frame is sent).
@@ -12,6 +14,7 @@
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 10_000;
 const UNAUTHORIZED = 4401;
+const RECHECK_WINDOW_MS = 5000;
 
 export class ChatSocket extends EventTarget {
   constructor(path) {
@@ -24,6 +27,7 @@ export class ChatSocket extends EventTarget {
     this.timer = null;
     this.conversationId = null;
     this.retryAt = 0;
+    this.lastUnauthorizedAt = 0;
   }
 
   start() {
@@ -107,7 +111,11 @@ export class ChatSocket extends EventTarget {
       if (this.ws !== ws) return;
       this.ws = null;
       if (event.code === UNAUTHORIZED) {
-        this.setState("unauthorized");
+        const now = Date.now();
+        const again = now - this.lastUnauthorizedAt < RECHECK_WINDOW_MS;
+        this.lastUnauthorizedAt = now;
+        if (again) this.setState("unauthorized");
+        else this.connect();
         return;
       }
       this.scheduleReconnect();

@@ -25,6 +25,7 @@ def expected_texts(prompt: str) -> tuple[str, str]:
 
 def send_message(page, text: str) -> None:
     page.fill("#composer-input", text)
+    expect(page.locator("#send-button")).to_be_enabled()  # the socket is open
     page.press("#composer-input", "Enter")
 
 
