@@ -20,10 +20,9 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat import upstream_config
-from chat.fakeupstream.scenarios import prompt_of, scenario_from
-from chat.fakeupstream.texts import answer_pieces, reasoning_pieces
 from chat.models import Message
 from chat.protocol.texts import FAILURE_TEXTS
+from tests.fake_answers import fake_answer
 from tests.wsclient import Transcript, receive_type, run_until_end, send
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -252,22 +251,11 @@ def _marker(fault: Fault, key: str) -> str:
     return f"[[fake {fault.directive}{extra}{tps}]]"
 
 
-def _fake_tokens(text: str) -> tuple[list[str], list[str]]:
-    """The reasoning and answer tokens the fake streams for this prompt."""
-    messages = [{"role": "user", "content": text}]
-    scenario = scenario_from({}, messages, upstream_config.demo_transport().base)
-    prompt = prompt_of(messages)
-    return reasoning_pieces(scenario, prompt), answer_pieces(scenario, prompt)
-
-
 def _kept(text: str, count: int) -> tuple[str, str]:
     """(reasoning, content) of the first `count` tokens the fake streams (ALL: every one)."""
     if count == 0:
         return "", ""
-    reasoning, answer = _fake_tokens(text)
-    if count == ALL:
-        return "".join(reasoning), "".join(answer)
-    return "".join(reasoning[:count]), "".join(answer[: max(0, count - len(reasoning))])
+    return fake_answer(text, None if count == ALL else count)
 
 
 async def _answer(sockets, user, text: str) -> tuple[Transcript, dict]:
