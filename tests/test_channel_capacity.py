@@ -41,11 +41,16 @@ async def _follow(communicator, follower: Follower, silence: float) -> dict:
     return await follower.follow(next_frame, subscribe, deadline=30)
 
 
+IN_MEMORY = "channels.layers.InMemoryChannelLayer"
+
+
 async def test_deltas_a_full_channel_dropped_are_healed_by_a_new_snapshot(
-    sockets, alice, monkeypatch
+    sockets, alice, settings, monkeypatch
 ):
     # Every third delta of the first nine finds the socket's channel full: the in-memory
-    # layer's group_send swallows ChannelFull, exactly as it does at real capacity.
+    # layer's group_send swallows ChannelFull, exactly as it does at real capacity (and as
+    # channels_redis does, inside its Lua script, whatever REDIS_URL says).
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": IN_MEMORY}}
     layer = get_channel_layer()
     real_send = layer.send
     deltas, dropped = [], []
@@ -80,9 +85,7 @@ async def test_deltas_a_full_channel_dropped_are_healed_by_a_new_snapshot(
 async def test_a_slow_socket_on_a_channel_of_capacity_one_still_ends_with_the_exact_text(
     sockets, alice, settings, monkeypatch
 ):
-    settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1}}
-    }
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": IN_MEMORY, "CONFIG": {"capacity": 1}}}
     real_chat_frame = ChatConsumer.chat_frame
     delivered = []
 
