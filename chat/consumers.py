@@ -176,6 +176,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(
             streaming.conversation_group(conversation.pk), self.channel_name
         )
+        # Again on every join: a restarted Redis forgets group memberships, and a socket that
+        # survived it would otherwise never hear auth.check or sidebar updates again.
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
 
     async def _leave_conversation(self) -> None:
         if self.conversation_id is not None:

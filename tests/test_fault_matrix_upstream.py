@@ -429,7 +429,7 @@ NOT_A_STREAM = {
     # A proxy's or captive portal's page: no SSE event, so no finish either.
     "200 with an HTML body": (
         _FixedTransport(200, "text/html", b"<html><body>Please log in to the Wi-Fi</body></html>"),
-        Fault("", "failed", "truncated", 200, "truncated", True),
+        Fault("", "failed", "not_a_stream", 200, "not_a_stream", True),
         1,
     ),
     # The gateway's "business error" on a 200 (PROTOCOL.md 3.1): retried like the 429 it is.

@@ -147,6 +147,11 @@ FAILURE_TEXTS: dict[str, str] = {
         "The response stopped before the model finished (the connection ended without a "
         "finish signal)."
     ),
+    "not_a_stream": (
+        "DashScope's address answered with a web page instead of a stream: a proxy, a login "
+        "portal or a wrong base URL is in the way. Try again; if it keeps happening, check "
+        "the base URL in admin or DASHSCOPE_BASE_URL."
+    ),
     "malformed_stream": (
         "DashScope sent a piece of the response that could not be read. Try again."
     ),

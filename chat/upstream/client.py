@@ -17,6 +17,7 @@ from .errors import (
     TIMEOUT_TOTAL,
     failure_from_exception,
     failure_from_response,
+    not_a_stream_failure,
     request_id_from_headers,
     timeout_failure,
 )
@@ -181,6 +182,12 @@ async def stream_chat(
             ):
                 yield event
             return
+        if _is_web_page(response):
+            for event in assembler.fail(
+                not_a_stream_failure(response.headers.get("content-type", ""), request_id)
+            ):
+                yield event
+            return
         yield ResponseStarted(request_id=request_id, model=None)
         decoder = SSEDecoder()
         chunks = response.aiter_bytes()
@@ -214,6 +221,12 @@ async def stream_chat(
 
 def _headers(target: UpstreamTarget) -> dict[str, str]:
     return {"Authorization": f"Bearer {target.api_key}", "Accept": "text/event-stream"}
+
+
+def _is_web_page(response: httpx.Response) -> bool:
+    # Only an explicit HTML page: some OpenAI-compatible servers stream SSE without the
+    # text/event-stream content type.
+    return "html" in response.headers.get("content-type", "")
 
 
 def _is_json(response: httpx.Response) -> bool:

@@ -136,6 +136,7 @@ INVALID_BASE_URL = "invalid_base_url"
 UNEXPECTED_STATUS = "unexpected_status"
 TRUNCATED = "truncated"
 MALFORMED_STREAM = "malformed_stream"
+NOT_A_STREAM = "not_a_stream"
 
 # httpx timeout class -> (kind, httpx.Timeout attribute holding its limit).
 _TIMEOUT_KINDS: tuple[tuple[type[httpx.TimeoutException], str, str], ...] = (
@@ -160,6 +161,7 @@ KINDS: frozenset[str] = frozenset(
         UNEXPECTED_STATUS,
         TRUNCATED,
         MALFORMED_STREAM,
+        NOT_A_STREAM,
     }
 )
 
@@ -237,6 +239,18 @@ def timeout_failure(
         request_id=request_id,
         retryable=True,
         timeout_seconds=seconds,
+    )
+
+
+def not_a_stream_failure(content_type: str, request_id: str | None = None) -> Failure:
+    """A 200 whose body is a web page (a proxy, a login portal, a wrong base URL), not SSE."""
+    return Failure(
+        NOT_A_STREAM,
+        NOT_A_STREAM,
+        status=200,
+        upstream_message=content_type[:MAX_QUOTED_CHARS],
+        request_id=request_id,
+        retryable=True,
     )
 
 
