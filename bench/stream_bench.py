@@ -39,7 +39,15 @@ from autobahn.asyncio.websocket import (  # noqa: E402
 
 from chat.fakeupstream.testing import RunningFake, start_fake_upstream  # noqa: E402
 from chat.protocol.sequence import ConversationReplica  # noqa: E402
-from tests.liveserver import app_env, login_cookie, prepare, run_daphne  # noqa: E402
+from tests.liveserver import (  # noqa: E402
+    PASSWORD,
+    USERNAME,
+    app_env,
+    login_cookie,
+    manage,
+    prepare,
+    run_daphne,
+)
 
 MODEL = "MiniMax-M2.5"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -74,9 +82,10 @@ class App:
 
 
 @contextlib.contextmanager
-def start_app(fake: RunningFake, data_dir: Path, streams: int):
+def start_app(fake: RunningFake, data_dir: Path, streams: int, users: int = 1):
     """Daphne serving the app as the browser tests start it (tests/liveserver.py), with the
-    per-user limits raised so one user may run `streams` generations at once."""
+    per-user limits raised so one user may run `streams` generations at once, and `users`
+    accounts (the first is the test account, the others bench2, bench3, …)."""
     env = app_env(
         data_dir,
         fake.url,
@@ -84,6 +93,18 @@ def start_app(fake: RunningFake, data_dir: Path, streams: int):
         MAX_MESSAGES_PER_MINUTE="100000",
     )
     prepare(env)
+    if users > 1:
+        create = "; ".join(
+            f"User.objects.create_user('bench{i}', password={PASSWORD!r})"
+            for i in range(2, users + 1)
+        )
+        manage(
+            env,
+            "shell",
+            "--no-imports",
+            "-c",
+            f"from django.contrib.auth.models import User; {create}",
+        )
     with run_daphne(env, data_dir / "daphne.log") as live:
         port = int(live.url.rsplit(":", 1)[1])
         yield App(url=live.url, port=port, process=live.process, log_path=live.log_path)
@@ -97,8 +118,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def log_in(app: App) -> str:
-    return login_cookie(app)
+def log_in(app: App, users: int) -> list[str]:
+    """A session per user: the test account, then bench2, bench3, …"""
+    names = [USERNAME] + [f"bench{i}" for i in range(2, users + 1)]
+    return [login_cookie(app, name) for name in names]
 
 
 # --- a minimal websocket client on autobahn (installed with daphne) --------------------------
@@ -166,7 +189,9 @@ class WsConnection:
 @dataclass
 class AppStream:
     ok: bool = False
-    added: float | None = None  # send -> messages.added (conversation and rows stored)
+    # send -> the stored messages reach the client: messages.added, or for a new conversation
+    # its snapshot, which carries them first
+    added: float | None = None
     ttfd: float | None = None  # send -> first delta frame
     ttft: float | None = None  # send -> first delta frame carrying text (time to first token)
     last_delta: float | None = None  # send -> last delta frame
@@ -233,6 +258,10 @@ async def app_stream(
         elif kind == "snapshot":
             assistant = replica.last_message("assistant")
             target = assistant["id"] if assistant else target
+            # A new conversation's snapshot already carries the stored messages (the
+            # messages.added that follows it is then a duplicate the replica ignores).
+            if assistant is not None and result.added is None:
+                result.added = at - sent
         elif kind == "delta" and replica.applied:
             result.delta_frames += 1
             if result.ttfd is None:
@@ -259,9 +288,12 @@ async def app_stream(
     return result
 
 
-async def run_app_round(app: App, session: str, args: argparse.Namespace) -> dict:
+async def run_app_round(app: App, sessions: list[str], args: argparse.Namespace) -> dict:
     sockets = await asyncio.gather(
-        *(WsConnection.open(app, "/ws/chat/", session) for _ in range(args.streams))
+        *(
+            WsConnection.open(app, "/ws/chat/", sessions[i % len(sessions)])
+            for i in range(args.streams)
+        )
     )
     # Let the connects settle (each joins the user's group) before the clock starts.
     await asyncio.sleep(0.2)
@@ -531,6 +563,7 @@ def print_report(args: argparse.Namespace, summary: dict, app_errors: list[str])
     ]
     print(
         f"\nstreams={args.streams} tps={args.tps:g} tokens={args.tokens} repeat={args.repeat}"
+        f" users={args.users}"
         f"  (median [min-max] over {args.streams * args.repeat} streams)"
     )
     print(f"{'':36} {'app (websocket)':>24} {'upstream (httpx)':>24}")
@@ -559,7 +592,7 @@ def print_report(args: argparse.Namespace, summary: dict, app_errors: list[str])
     ratio_streaming = summary["ratio_streaming"]
     stream_ratio = f"{ratio_streaming:.2f}x" if ratio_streaming else "-"
     print(
-        f"SUMMARY streams={args.streams} tps={args.tps:g} tokens={args.tokens}: "
+        f"SUMMARY streams={args.streams} tps={args.tps:g} tokens={args.tokens} users={args.users}: "
         f"app/upstream total = {ratio}x (streaming part {stream_ratio}), "
         f"{chunks} upstream chunks per frame, "
         f"server CPU {cpu} ms/stream, mismatches={i['mismatch_vs_end']}, gaps={i['seq_gaps']}"
@@ -598,20 +631,20 @@ async def run(args: argparse.Namespace) -> int:
     with (
         start_fake_upstream() as fake,
         tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp,
-        start_app(fake, Path(tmp), args.streams) as app,
+        start_app(fake, Path(tmp), args.streams, args.users) as app,
     ):
-        session = await asyncio.to_thread(log_in, app)
+        sessions = await asyncio.to_thread(log_in, app, args.users)
         # Warm-up: one stream each way (first-request imports, SQLite caches, connections).
         warm = argparse.Namespace(**{**vars(args), "streams": 1, "tokens": 4})
         await run_upstream_round(fake, warm)
-        await run_app_round(app, session, warm)
+        await run_app_round(app, sessions, warm)
         idle_before = cpu_seconds(app.process.pid)
         await asyncio.sleep(IDLE_SECONDS)
         idle = (cpu_seconds(app.process.pid) - idle_before) / IDLE_SECONDS
         app_rounds, up_rounds = [], []
         for index in range(args.repeat):
             up_rounds.append(await run_upstream_round(fake, args))
-            app_rounds.append(await run_app_round(app, session, args))
+            app_rounds.append(await run_app_round(app, sessions, args))
             print(
                 f"round {index + 1}/{args.repeat}: upstream {up_rounds[-1]['wall']:.2f}s, "
                 f"app {app_rounds[-1]['wall']:.2f}s",
@@ -657,12 +690,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tps", type=float, default=200, help="upstream tokens per second")
     parser.add_argument("--tokens", type=int, default=400, help="tokens per answer (half thinking)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of each kind (default 3)")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=1,
+        help="accounts the streams are spread over (default 1: every stream is a tab of one "
+        "user, so each socket also gets the sidebar frames of all the others)",
+    )
     parser.add_argument("--timeout", type=float, default=120, help="seconds allowed per round")
     parser.add_argument("--json", metavar="PATH", help="also write the results to this file")
     parser.add_argument("--keep-log", metavar="PATH", help="copy the Daphne log to this file")
     args = parser.parse_args(argv)
-    if args.streams < 1 or args.tokens < 2 or args.repeat < 1 or args.tps <= 0:
-        parser.error("need --streams >= 1, --tokens >= 2, --repeat >= 1, --tps > 0")
+    if args.streams < 1 or args.tokens < 2 or args.repeat < 1 or args.tps <= 0 or args.users < 1:
+        parser.error("need --streams, --repeat, --users >= 1, --tokens >= 2, --tps > 0")
     return args
 
 

@@ -116,7 +116,7 @@ def run_daphne(env: dict[str, str], log_path: Path) -> Iterator[LiveApp]:
             stop_process(process)
 
 
-def login_cookie(app: LiveApp) -> str:
+def login_cookie(app: LiveApp, username: str = USERNAME) -> str:
     """Log in through the real login form; returns the `sessionid` cookie value."""
     import httpx
 
@@ -125,7 +125,7 @@ def login_cookie(app: LiveApp) -> str:
         response = client.post(
             "/login/",
             data={
-                "username": USERNAME,
+                "username": username,
                 "password": PASSWORD,
                 "csrfmiddlewaretoken": client.cookies["csrftoken"],
             },
