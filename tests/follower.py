@@ -1,18 +1,17 @@
-"""The browser's rules for following one streaming message, in Python, so tests can prove that a
+"""Following one streaming message as the browser does, in Python, so tests can prove that a
 client which misses frames, loses its group or its socket still ends with the exact text.
 
-Mirrors static/chat/messages.js (applyDelta / applyEnd) and static/chat/app.js (resync on a
-gap at most once per RESYNC_WAIT while a snapshot is awaited; resync after a silent stream):
+The sequence rules are chat.protocol.sequence.ConversationReplica's (the one Python copy of
+the browser's messages.js rules); this adds the browser's transport habits from app.js and
+socket.js:
 
-- a `delta` with seq ≤ the last applied one is ignored, seq = last + 1 is applied, anything
-  further ahead is a gap: keep what is shown and `subscribe` again;
-- an `end` with seq > the last applied one replaces the message (it carries all of it);
-- a `snapshot` replaces the message;
-- no frame for `silence` seconds while the message streams: `subscribe` again.
+- a gap asks for a new snapshot, at most once per RESYNC_WAIT while one is awaited;
+- no frame for `silence` seconds while the message streams: `subscribe` again;
+- a closed socket: `reconnect()` and `subscribe` again.
 
 The transport is the caller's: `receive()` returns the next frame (raising TimeoutError after
 `silence` seconds), `subscribe()` sends a subscribe frame, and `reconnect()` (optional) opens a
-new socket after the old one closed, as socket.js does.
+new socket after the old one closed.
 """
 
 from __future__ import annotations
@@ -21,7 +20,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from chat.protocol.sequence import ConversationReplica
+
 RESYNC_WAIT = 3.0  # app.js RESYNC_WAIT_MS
+RESYNC_MIN_INTERVAL = 1.0  # app.js RESYNC_MIN_INTERVAL_MS
 
 
 class SocketClosed(Exception):
@@ -32,15 +34,26 @@ class SocketClosed(Exception):
 class Follower:
     conversation_id: int
     message_id: int
-    message: dict | None = None
-    gaps: int = 0
     subscribes: int = 0
     silences: int = 0
     reconnects: int = 0
     snapshots: list[dict] = field(default_factory=list)
     # (reasoning, content) the client had assembled when an `end` came in sequence, else None.
     assembled_before_end: tuple[str, str] | None = None
+    replica: ConversationReplica = field(init=False, repr=False)
     _awaiting_since: float | None = None
+    _last_subscribe: float = float("-inf")
+
+    def __post_init__(self) -> None:
+        self.replica = ConversationReplica(self.conversation_id)
+
+    @property
+    def message(self) -> dict | None:
+        return self.replica.message(self.message_id)
+
+    @property
+    def gaps(self) -> int:
+        return self.replica.gaps
 
     @property
     def done(self) -> bool:
@@ -51,42 +64,33 @@ class Follower:
         now = time.monotonic()
         if self._awaiting_since is not None and now - self._awaiting_since < RESYNC_WAIT:
             return False
+        if now - self._last_subscribe < RESYNC_MIN_INTERVAL:
+            return False  # asked again by a later frame or the silence rule
         self._awaiting_since = now
         return True
 
     def apply(self, frame: dict) -> bool:
         """Apply one frame; returns True when the client must send `subscribe`."""
+        before = self.message
+        seen = (before["reasoning"], before["content"], before["seq"]) if before else None
+        wants_snapshot = self.replica.apply(frame)
         kind = frame["type"]
-        if kind == "snapshot":
-            if frame["conversation"]["id"] != self.conversation_id:
-                return False
+        if kind == "snapshot" and self.replica.applied:
             self._awaiting_since = None
-            mine = [m for m in frame["messages"] if m["id"] == self.message_id]
-            if mine:
-                self.message = dict(mine[0])
-                self.snapshots.append(self.message)
-            return False
-        if kind not in ("delta", "end") or frame["message_id"] != self.message_id:
-            return False
-        message = self.message
-        if message is None:
-            self.gaps += 1
+            if self.message is not None:
+                self.snapshots.append(dict(self.message))
+        elif (
+            kind == "end"
+            and frame.get("message_id") == self.message_id
+            and seen
+            and self.replica.applied
+            and frame["seq"] == seen[2] + 1
+        ):
+            self.assembled_before_end = (seen[0], seen[1])
+        # The replica asks once per missing snapshot; a snapshot it keeps waiting for is asked
+        # for again by the silence rule, as in the browser.
+        if wants_snapshot or (self.replica.resubscribe_pending and kind != "snapshot"):
             return self._needs_resync()
-        if frame["seq"] <= message["seq"]:
-            return False
-        if kind == "end":
-            if frame["seq"] == message["seq"] + 1:
-                self.assembled_before_end = (message["reasoning"], message["content"])
-            self.message = {**frame["message"], "seq": frame["seq"]}
-            return False
-        if message["status"] != "streaming":
-            return False
-        if frame["seq"] != message["seq"] + 1:
-            self.gaps += 1
-            return self._needs_resync()
-        message["seq"] = frame["seq"]
-        message["reasoning"] += frame["reasoning"]
-        message["content"] += frame["content"]
         return False
 
     async def follow(
@@ -121,7 +125,8 @@ class Follower:
         return self.message
 
     async def _subscribe(self, subscribe, counted: bool = True) -> None:
+        self._last_subscribe = time.monotonic()
         if counted:
-            self._awaiting_since = time.monotonic()
+            self._awaiting_since = self._last_subscribe
         self.subscribes += 1
         await subscribe()

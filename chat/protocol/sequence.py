@@ -148,6 +148,13 @@ class ConversationReplica:
             self.ignored_old += 1
             return False
         if seq != last + 1:
+            if frame["type"] == "end":
+                # The end carries the whole final message: apply it, as the browser does.
+                self.gaps += 1
+                self.last_gap = Gap(message_id, last, seq)
+                self.messages[message_id] = {**frame["message"], "seq": seq}
+                self.applied = True
+                return False
             return self._gap(Gap(message_id, last, seq))
         if frame["type"] == "delta":
             message["reasoning"] = (message.get("reasoning") or "") + frame["reasoning"]

@@ -5,6 +5,7 @@ import { MessageList } from "./messages.js";
 import { ChatSocket } from "./socket.js";
 
 const RESYNC_WAIT_MS = 3000;
+const RESYNC_MIN_INTERVAL_MS = 1000;
 // A streaming answer that hears nothing for this long asks for a fresh snapshot: if the server
 // process that ran it died, the snapshot shows it as interrupted instead of streaming forever.
 const SILENT_STREAM_MS = 20000;
@@ -141,10 +142,25 @@ function showEmptyState(show) {
 }
 
 /** Ask for a fresh snapshot (after a sequence gap), at most once per RESYNC_WAIT_MS. */
+// A gap asks for a new snapshot, at most once a second: when the answer runs in another
+// server process the snapshot comes from its last checkpoint, so the frames after it can show
+// a gap again until the next checkpoint (docs/websocket-protocol.md, "Sequence numbers").
+let lastSubscribeAt = 0;
+let resyncTimer = null;
+let resyncWanted = false;
+
 function resync() {
-  if (conversationId === null) return;
-  if (awaitingSnapshot && performance.now() - awaitingSnapshot < RESYNC_WAIT_MS) return;
-  socket.subscribe(conversationId);
+  if (conversationId === null || resyncTimer) return;
+  const now = performance.now();
+  if (awaitingSnapshot && now - awaitingSnapshot < RESYNC_WAIT_MS) {
+    resyncWanted = true; // asked again once the outstanding snapshot has arrived
+    return;
+  }
+  const wait = Math.max(0, lastSubscribeAt + RESYNC_MIN_INTERVAL_MS - now);
+  resyncTimer = setTimeout(() => {
+    resyncTimer = null;
+    if (conversationId !== null) socket.subscribe(conversationId);
+  }, wait);
 }
 
 function forThisConversation(frame) {
@@ -167,6 +183,8 @@ function onFrame(frame) {
       if (!frame.conversation || frame.conversation.id !== conversationId) return;
       const first = dom.loading && !dom.loading.hidden;
       awaitingSnapshot = 0;
+      const wanted = resyncWanted;
+      resyncWanted = false;
       dom.loading.hidden = true;
       showConversation(frame.conversation);
       const newest = frame.messages || [];
@@ -174,6 +192,7 @@ function onFrame(frame) {
       list.load(frame.messages || []);
       // Older pages the reader already loaded stay, and so does what we knew beyond them.
       if (!olderShown) showLoadEarlier(Boolean(frame.has_more));
+      if (wanted && list.generating) resync();
       showEmptyState(list.size === 0);
       if (first) scrollToBottom();
       break;
@@ -456,6 +475,7 @@ socket.addEventListener("state", (event) => onStateChange(event.detail));
 socket.addEventListener("frame", (event) => onFrame(event.detail));
 socket.addEventListener("subscribe", () => {
   awaitingSnapshot = performance.now();
+  lastSubscribeAt = awaitingSnapshot;
 });
 
 // --- toasts ---------------------------------------------------------------------------------------

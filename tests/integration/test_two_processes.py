@@ -11,7 +11,7 @@ import os
 import pytest
 
 from chat.fakeupstream.testing import start_fake_upstream
-from chat.protocol.sequence import ConversationReplica
+from tests.follower import Follower
 from tests.liveserver import (
     app_env,
     login_cookie,
@@ -43,17 +43,16 @@ def two_apps(tmp_path_factory):
 
 
 async def _follow(socket, conversation_id: int, message_id: int) -> tuple[dict, int]:
-    """Apply frames by the protocol's rules (ConversationReplica), re-subscribing on a gap,
-    until the message has ended. Returns it and how many times a gap forced a new snapshot."""
-    replica = ConversationReplica(conversation_id)
+    """Follow the message as the browser does (tests/follower.py: the replica's sequence rules,
+    a new snapshot on a gap at most once a second) until it has ended. Returns it and how many
+    subscribes it took: a socket on another process gets snapshots from the database
+    checkpoint, so it sees gaps until the end."""
+    follower = Follower(conversation_id, message_id)
     subscribe = json.dumps({"type": "subscribe", "conversation_id": conversation_id})
-    await socket.send(subscribe)
-    while True:
-        if replica.apply(await next_frame(socket)):
-            await socket.send(subscribe)
-        message = replica.message(message_id)
-        if replica.snapshots and message is not None and message["status"] != "streaming":
-            return message, replica.resubscribes
+    message = await follower.follow(
+        lambda: next_frame(socket, timeout=5), lambda: socket.send(subscribe), deadline=60
+    )
+    return message, follower.subscribes
 
 
 async def _start_chat(app, cookie: str, text: str):

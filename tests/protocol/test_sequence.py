@@ -110,8 +110,15 @@ def test_a_gap_asks_for_one_resubscribe_and_applies_nothing_until_the_snapshot()
     replica.apply(_delta(2, 5, content="e"))
     assert replica.messages[2]["content"] == "abcde"
     # A later gap asks again.
-    assert replica.apply(_end(2, 7, "abcdefg")) is True
+    assert replica.apply(_delta(2, 7, content="g")) is True
     assert replica.resubscribes == 2
+
+
+def test_an_end_after_a_gap_is_applied_whole():
+    replica = _streaming_replica(seq=1, content="a")
+    assert replica.apply(_end(2, 7, "abcdefg")) is False
+    assert replica.messages[2]["content"] == "abcdefg"
+    assert replica.messages[2]["status"] == "complete" and replica.gaps == 1
 
 
 def test_a_delta_for_an_unknown_message_is_counted_and_asks_for_a_snapshot():
