@@ -73,12 +73,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._leave_conversation()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not await self._session_still_valid():
-            return
         try:
             frame = parse_frame(text_data, bytes_data, max_bytes=settings.MAX_WS_FRAME_BYTES)
+            # A new conversation re-checks the session inside its one database call.
+            starts = frame["type"] == "send" and frame["conversation_id"] is None
+            if not starts and not await self._session_still_valid():
+                return
             handler = getattr(self, f"_on_{frame['type']}")
             await handler(frame)
+        except services.SessionEnded:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
         except FrameError as error:
             await self._send_error(error.code, error.message, error.request_type)
         except Exception:
@@ -112,7 +116,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _start_conversation(self, frame: dict) -> None:
         with refusals_as_frame_errors("send"):
             prepared = await streaming.conversation_start(
-                owner=self.user, text=frame["content"], model=frame["model"]
+                owner=self.user,
+                session_key=self.session_key,
+                text=frame["content"],
+                model=frame["model"],
             )
         try:
             created = conversation_created_frame(

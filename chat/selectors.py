@@ -41,14 +41,23 @@ def history_for_upstream(*, conversation: Conversation, before_id: int) -> list[
     Failed or interrupted answers with no text are left out; partial (stopped) answers stay,
     because the user saw them and may refer to them.
     """
-    history: list[dict] = []
-    if conversation.system_prompt.strip():
-        history.append({"role": "system", "content": conversation.system_prompt})
+    history = _system_prompt(conversation)
     for message in conversation.messages.filter(id__lt=before_id).order_by("id"):
         if message.role == Message.Role.ASSISTANT and not message.content.strip():
             continue
         history.append({"role": message.role, "content": message.content})
     return history
+
+
+def first_messages(*, conversation: Conversation, text: str) -> list[dict]:
+    """What the model is sent for the first message of a new conversation, without a query."""
+    return [*_system_prompt(conversation), {"role": "user", "content": text}]
+
+
+def _system_prompt(conversation: Conversation) -> list[dict]:
+    if conversation.system_prompt.strip():
+        return [{"role": "system", "content": conversation.system_prompt}]
+    return []
 
 
 def user_active_generation_count(*, user_id: int) -> int:

@@ -50,6 +50,10 @@ class TooManyGenerations(Refusal):
     """The user already has MAX_CONCURRENT_GENERATIONS_PER_USER answers streaming."""
 
 
+class SessionEnded(Exception):
+    """The socket's session is no longer valid (chat.revocation): nothing was done."""
+
+
 class ShuttingDown(Refusal):
     """The process is shutting down and starts no new answers (chat.streaming.shutdown)."""
 
@@ -149,10 +153,11 @@ def message_send(*, conversation: Conversation, text: str, demo: bool) -> SentMe
                 conversation=conversation, role=Message.Role.USER, content=text
             )
             assistant = _assistant_placeholder(conversation=conversation, demo=demo)
-            Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now())
+            now = timezone.now()
+            Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
     except IntegrityError as exc:
         raise ConversationBusy from exc
-    conversation.refresh_from_db(fields=["updated_at"])
+    conversation.updated_at = now
     return SentMessage(user_message=user_message, assistant_message=assistant)
 
 

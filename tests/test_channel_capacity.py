@@ -73,7 +73,8 @@ async def test_deltas_a_full_channel_dropped_are_healed_by_a_new_snapshot(
 
     assert dropped == [3, 6, 9]
     assert follower.gaps >= 3, "every dropped delta was seen as a gap"
-    assert follower.subscribes >= 1 + 3, "and each was healed by a new snapshot"
+    # Healed by new snapshots, at most one a second (the three drops fall within one).
+    assert follower.subscribes >= 1 + 1
     stored = await sync_to_async(Message.objects.get)(pk=follower.message_id)
     assert stored.status == final["status"] == "complete"
     # Healed before the end: deltas and snapshots alone rebuilt the whole text.

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from chat import services
+from chat import revocation, services
 from chat.db import db_async
 from chat.models import Conversation, Message
 from chat.protocol.outbound import (
@@ -18,7 +18,7 @@ from chat.protocol.outbound import (
     messages_added_frame,
     snapshot_frame,
 )
-from chat.selectors import history_for_upstream, message_page
+from chat.selectors import first_messages, history_for_upstream, message_page
 from chat.serializers import message_to_dict
 from chat.streaming import registry, shutdown
 from chat.streaming.generation import Generation
@@ -28,9 +28,15 @@ from chat.upstream_config import ResolvedUpstream, upstream_resolve
 
 
 def _build_request(conversation: Conversation, assistant: Message) -> ChatRequest:
+    return _chat_request(
+        conversation, history_for_upstream(conversation=conversation, before_id=assistant.pk)
+    )
+
+
+def _chat_request(conversation: Conversation, messages: list[dict]) -> ChatRequest:
     return ChatRequest(
         model=conversation.model,
-        messages=history_for_upstream(conversation=conversation, before_id=assistant.pk),
+        messages=messages,
         temperature=conversation.temperature,
         top_p=conversation.top_p,
         presence_penalty=conversation.presence_penalty,
@@ -69,22 +75,32 @@ class PreparedSend:
     resolved: ResolvedUpstream
 
 
-def _prepare_new_conversation(owner: AbstractBaseUser, text: str, model: str) -> PreparedSend:
+def _prepare_new_conversation(
+    owner: AbstractBaseUser, session_key: str | None, text: str, model: str
+) -> PreparedSend:
     _refuse_while_draining()
+    # The socket's session is re-checked here, in the same database call, because the first
+    # token waits for this call (docs/architecture.md, "The first text goes out at once").
+    if not revocation.session_is_valid(session_key=session_key, user_id=owner.pk):
+        raise services.SessionEnded
     resolved = upstream_resolve()
     # One transaction: a refused first message leaves no empty conversation behind.
     with transaction.atomic():
         conversation = services.conversation_create(owner=owner, first_text=text, model=model)
         sent = services.message_send(conversation=conversation, text=text, demo=resolved.demo)
-    request = _build_request(conversation, sent.assistant_message)
+    # A new conversation's history is its first message: no need to read it back.
+    request = _chat_request(conversation, first_messages(conversation=conversation, text=text))
     return PreparedSend(conversation, sent, request, resolved)
 
 
-async def conversation_start(*, owner: AbstractBaseUser, text: str, model: str) -> PreparedSend:
+async def conversation_start(
+    *, owner: AbstractBaseUser, session_key: str | None, text: str, model: str
+) -> PreparedSend:
     """Create a conversation with its first message and streaming answer, in one database
-    round trip. The caller joins the conversation's group, then calls generation_launch.
-    Raises services.ShuttingDown, services.RateLimited or services.TooManyGenerations."""
-    prepared = await db_async(_prepare_new_conversation)(owner, text, model)
+    round trip that also re-checks the socket's session. The caller joins the conversation's
+    group, then calls generation_launch. Raises services.SessionEnded, services.ShuttingDown,
+    services.RateLimited or services.TooManyGenerations."""
+    prepared = await db_async(_prepare_new_conversation)(owner, session_key, text, model)
     registry.mark_starting(prepared.conversation.pk)
     return prepared
 
