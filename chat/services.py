@@ -140,15 +140,20 @@ def _assistant_placeholder(*, conversation: Conversation, demo: bool) -> Message
     )
 
 
-def message_send(*, conversation: Conversation, text: str, demo: bool) -> SentMessage:
-    """Store the user's message and a streaming assistant placeholder, atomically.
+def message_send(
+    *, conversation: Conversation, text: str, demo: bool, record_start: bool = True
+) -> SentMessage:
+    """Store the user's message and a streaming assistant placeholder, atomically, counting the
+    upstream request against the user's limits (`record_start=False`: the caller already did,
+    in the same transaction).
 
     The partial unique index on (conversation, status=streaming) makes "one generation per
     conversation" hold across processes, not just inside this one.
     """
     try:
         with transaction.atomic():
-            generation_start_record(user_id=conversation.owner_id)
+            if record_start:
+                generation_start_record(user_id=conversation.owner_id)
             user_message = Message.objects.create(
                 conversation=conversation, role=Message.Role.USER, content=text
             )

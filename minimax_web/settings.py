@@ -6,6 +6,8 @@ the in-memory channel layer, and the offline demo model when no DashScope key is
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -99,6 +101,10 @@ else:
             # checkpoints the WAL and fsyncs), cost most of a send's setup time.
             "CONN_MAX_AGE": None,
             "CONN_HEALTH_CHECKS": True,
+            # Tests use a file too: SQLite's shared in-memory database fails a second writer
+            # at once ("table is locked") where a file in WAL mode makes it wait, as here.
+            # One per test process, so two test runs never share one.
+            "TEST": {"NAME": Path(tempfile.gettempdir()) / f"minimax-web-test-{os.getpid()}.db"},
             # IMMEDIATE takes the write lock at BEGIN, so concurrent writers wait on `timeout`
             # instead of failing with "database is locked" halfway through a transaction.
             "OPTIONS": {

@@ -10,7 +10,6 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
 from django.test import Client
 
 from chat.models import Message
@@ -150,17 +149,7 @@ def _messages_of(conversation_id: int) -> list[tuple[str, str]]:
     )
 
 
-TWO_TABS_AT_ONCE = pytest.param(
-    "two tabs",
-    marks=pytest.mark.skipif(
-        connection.vendor == "sqlite",
-        reason="SQLite's shared in-memory test database fails a second writer at once instead "
-        "of making it wait (see tests/test_limits.py); runs on PostgreSQL (DATABASE_URL)",
-    ),
-)
-
-
-@pytest.mark.parametrize("where", ["one tab", TWO_TABS_AT_ONCE])
+@pytest.mark.parametrize("where", ["one tab", "two tabs"])
 async def test_a_double_submit_gets_one_answer_and_one_busy_error(sockets, alice, where):
     first, _ = await sockets.open(alice)
     transcript, conversation_id, _ = await _start(first, "Hello [[fake tps=0]]")

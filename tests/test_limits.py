@@ -83,11 +83,6 @@ def test_the_rate_limit_says_when_to_try_again(alice, settings):
     assert 1 <= refused.value.params["retry_after"] <= 61
 
 
-@pytest.mark.skipif(
-    connection.vendor == "sqlite",
-    reason="SQLite's shared in-memory test database fails a second writer instead of making it "
-    "wait; on the file database IMMEDIATE transactions serialise writers (docs/architecture.md)",
-)
 def test_simultaneous_sends_cannot_pass_the_concurrency_limit_together(world, settings):
     settings.MAX_CONCURRENT_GENERATIONS_PER_USER = 1
     barrier = threading.Barrier(2)

@@ -29,6 +29,7 @@ from chat.protocol.outbound import (
 )
 from chat.serializers import message_to_dict
 from chat.streaming import registry
+from chat.streaming.early import EarlyUpstream
 from chat.streaming.groups import conversation_group, group_send, user_group
 from chat.upstream import (
     AnswerDelta,
@@ -52,7 +53,12 @@ FINAL_SAVE_RETRY_DELAYS = (0.1, 0.3, 1.0, 2.0, 4.0)
 
 class Generation:
     def __init__(
-        self, *, assistant: Message, request: ChatRequest, resolved: ResolvedUpstream
+        self,
+        *,
+        assistant: Message,
+        request: ChatRequest,
+        resolved: ResolvedUpstream,
+        early: EarlyUpstream | None = None,
     ) -> None:
         self.message_id = assistant.pk
         self.conversation_id = assistant.conversation_id
@@ -65,7 +71,9 @@ class Generation:
         self._content: list[str] = []
         self._pending_reasoning: list[str] = []
         self._pending_content: list[str] = []
-        self._started = time.monotonic()
+        self._early = early
+        # Timings count from the request: an early one started before this object.
+        self._started = (early.started_at if early else None) or time.monotonic()
         self._first_reasoning_ms: int | None = None
         self._first_answer_ms: int | None = None
         self._request_id = ""
@@ -168,8 +176,12 @@ class Generation:
             self._failure = event
 
     async def _read_upstream(self) -> None:
-        events = stream_chat_with_retries(
-            self.request, self.resolved.target, self.resolved.retry_policy
+        events = (
+            self._early.events()
+            if self._early is not None
+            else stream_chat_with_retries(
+                self.request, self.resolved.target, self.resolved.retry_policy
+            )
         )
         async with contextlib.aclosing(events):
             async for event in events:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,6 +23,7 @@ from chat.protocol.outbound import (
 from chat.selectors import first_messages, history_for_upstream, message_page
 from chat.serializers import message_to_dict
 from chat.streaming import registry, shutdown
+from chat.streaming.early import EarlyUpstream
 from chat.streaming.generation import Generation
 from chat.streaming.groups import conversation_group, group_send
 from chat.upstream import ChatRequest
@@ -73,10 +76,15 @@ class PreparedSend:
     sent: services.SentMessage
     request: ChatRequest
     resolved: ResolvedUpstream
+    early: EarlyUpstream | None = None
 
 
 def _prepare_new_conversation(
-    owner: AbstractBaseUser, session_key: str | None, text: str, model: str
+    owner: AbstractBaseUser,
+    session_key: str | None,
+    text: str,
+    model: str,
+    on_loop: Callable[[Callable[[], None]], object],
 ) -> PreparedSend:
     _refuse_while_draining()
     # The socket's session is re-checked here, in the same database call, because the first
@@ -84,13 +92,28 @@ def _prepare_new_conversation(
     if not revocation.session_is_valid(session_key=session_key, user_id=owner.pk):
         raise services.SessionEnded
     resolved = upstream_resolve()
-    # One transaction: a refused first message leaves no empty conversation behind.
-    with transaction.atomic():
-        conversation = services.conversation_create(owner=owner, first_text=text, model=model)
-        sent = services.message_send(conversation=conversation, text=text, demo=resolved.demo)
-    # A new conversation's history is its first message: no need to read it back.
-    request = _chat_request(conversation, first_messages(conversation=conversation, text=text))
-    return PreparedSend(conversation, sent, request, resolved)
+    early: EarlyUpstream | None = None
+    try:
+        # One transaction: a refused first message leaves no empty conversation behind.
+        with transaction.atomic():
+            services.generation_start_record(user_id=owner.pk)
+            conversation = services.conversation_create(owner=owner, first_text=text, model=model)
+            # Admitted (the start is counted under the user's row lock), and a new
+            # conversation's history is its first message: the request can go out now, while
+            # the messages are written.
+            request = _chat_request(
+                conversation, first_messages(conversation=conversation, text=text)
+            )
+            early = EarlyUpstream(request, resolved)
+            on_loop(early.start)
+            sent = services.message_send(
+                conversation=conversation, text=text, demo=resolved.demo, record_start=False
+            )
+    except BaseException:
+        if early is not None:
+            on_loop(early.cancel)
+        raise
+    return PreparedSend(conversation, sent, request, resolved, early)
 
 
 async def conversation_start(
@@ -100,7 +123,8 @@ async def conversation_start(
     round trip that also re-checks the socket's session. The caller joins the conversation's
     group, then calls generation_launch. Raises services.SessionEnded, services.ShuttingDown,
     services.RateLimited or services.TooManyGenerations."""
-    prepared = await db_async(_prepare_new_conversation)(owner, session_key, text, model)
+    on_loop = asyncio.get_running_loop().call_soon_threadsafe
+    prepared = await db_async(_prepare_new_conversation)(owner, session_key, text, model, on_loop)
     registry.mark_starting(prepared.conversation.pk)
     return prepared
 
@@ -135,6 +159,7 @@ async def generation_launch(prepared: PreparedSend) -> None:
                 assistant=prepared.sent.assistant_message,
                 request=prepared.request,
                 resolved=prepared.resolved,
+                early=prepared.early,
             )
         )
     finally:
