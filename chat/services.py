@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -72,12 +72,14 @@ def title_from_text(text: str) -> str:
     return cut + "…"
 
 
-def conversation_create(
+def conversation_build(
     *, owner: AbstractBaseUser, first_text: str, model: str = DEFAULT_MODEL
 ) -> Conversation:
+    """A new conversation, not saved yet (its settings are its defaults)."""
     if model not in dict(MODEL_CHOICES):
         model = DEFAULT_MODEL
-    return Conversation.objects.create(owner=owner, title=title_from_text(first_text), model=model)
+    return Conversation(owner=owner, title=title_from_text(first_text), model=model)
+
 
 
 def conversation_interrupt_orphans(
@@ -119,10 +121,12 @@ def generation_start_record(*, user_id: int) -> None:
     """Check the limits and count one more upstream request, atomically across processes.
     Call it inside the transaction that creates or resets the streaming row, so the row and
     the count commit (or roll back) together."""
-    with transaction.atomic():
+    # Joins the caller's transaction (no savepoint: a refusal ends it anyway).
+    with transaction.atomic(savepoint=False):
         # Serialises the user's concurrent starts: a row lock on PostgreSQL; on SQLite the
         # IMMEDIATE transaction already holds the database's write lock.
-        get_user_model().objects.select_for_update().filter(pk=user_id).first()
+        if connection.features.has_select_for_update:
+            get_user_model().objects.select_for_update().filter(pk=user_id).first()
         generation_limits_check(user_id=user_id)
         GenerationStart.objects.create(user_id=user_id)
 

@@ -97,7 +97,7 @@ def _prepare_new_conversation(
         # One transaction: a refused first message leaves no empty conversation behind.
         with transaction.atomic():
             services.generation_start_record(user_id=owner.pk)
-            conversation = services.conversation_create(owner=owner, first_text=text, model=model)
+            conversation = services.conversation_build(owner=owner, first_text=text, model=model)
             # Admitted (the start is counted under the user's row lock), and a new
             # conversation's history is its first message: the request can go out now, while
             # the messages are written.
@@ -106,6 +106,7 @@ def _prepare_new_conversation(
             )
             early = EarlyUpstream(request, resolved)
             on_loop(early.start)
+            conversation.save()
             sent = services.message_send(
                 conversation=conversation, text=text, demo=resolved.demo, record_start=False
             )
