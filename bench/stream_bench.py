@@ -82,7 +82,9 @@ class App:
 
 
 @contextlib.contextmanager
-def start_app(fake: RunningFake, data_dir: Path, streams: int, users: int = 1):
+def start_app(
+    fake: RunningFake, data_dir: Path, streams: int, users: int = 1, database_url: str = ""
+):
     """Daphne serving the app as the browser tests start it (tests/liveserver.py), with the
     per-user limits raised so one user may run `streams` generations at once, and `users`
     accounts (the first is the test account, the others bench2, bench3, …)."""
@@ -91,6 +93,8 @@ def start_app(fake: RunningFake, data_dir: Path, streams: int, users: int = 1):
         fake.url,
         MAX_CONCURRENT_GENERATIONS_PER_USER=str(max(streams, 1)),
         MAX_MESSAGES_PER_MINUTE="100000",
+        # --database-url: the app on PostgreSQL instead of its SQLite file.
+        **({"DATABASE_URL": database_url} if database_url else {}),
     )
     prepare(env)
     if users > 1:
@@ -631,7 +635,7 @@ async def run(args: argparse.Namespace) -> int:
     with (
         start_fake_upstream() as fake,
         tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp,
-        start_app(fake, Path(tmp), args.streams, args.users) as app,
+        start_app(fake, Path(tmp), args.streams, args.users, args.database_url) as app,
     ):
         sessions = await asyncio.to_thread(log_in, app, args.users)
         # Warm-up: one stream each way (first-request imports, SQLite caches, connections).
@@ -690,6 +694,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tps", type=float, default=200, help="upstream tokens per second")
     parser.add_argument("--tokens", type=int, default=400, help="tokens per answer (half thinking)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of each kind (default 3)")
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="run the app on this database (e.g. an empty PostgreSQL database) instead of SQLite",
+    )
     parser.add_argument(
         "--users",
         type=int,

@@ -312,6 +312,17 @@ async def test_other_tabs_of_the_same_user_hear_about_a_new_conversation(alice):
     await asyncio.gather(tab1.disconnect(), tab2.disconnect())
 
 
+async def test_the_tab_that_creates_a_conversation_hears_of_it_once(sockets, alice):
+    tab, _ = await sockets.open(alice)
+    await send(tab, {"type": "send", "conversation_id": None, "content": f"hi {FAST}"})
+    kinds = []
+    while "conversation.updated" not in kinds:  # the sidebar update after the answer's end
+        kinds.append((await receive(tab))["type"])
+    assert kinds.count("conversation.created") == 1
+    assert kinds.index("conversation.created") < kinds.index("snapshot")
+    assert await tab.receive_nothing(timeout=0.2)
+
+
 async def test_a_refused_first_message_creates_no_empty_conversation(alice, settings):
     settings.MAX_MESSAGES_PER_MINUTE = 1
     communicator, _ = await connect(alice)
