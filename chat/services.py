@@ -81,7 +81,6 @@ def conversation_build(
     return Conversation(owner=owner, title=title_from_text(first_text), model=model)
 
 
-
 def conversation_interrupt_orphans(
     *, conversation: Conversation, live_ids: set[int], stale_after: timedelta | None
 ) -> int:
