@@ -33,16 +33,15 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import httpx  # noqa: E402
 
 from chat.fakeupstream.scenarios import Scenario, prompt_of, scenario_from  # noqa: E402
 from chat.fakeupstream.testing import start_fake_upstream  # noqa: E402
 from chat.fakeupstream.texts import answer_text, reasoning_text  # noqa: E402
 from chat.protocol.sequence import ConversationReplica  # noqa: E402
 from tests.liveserver import (  # noqa: E402
-    PASSWORD,
     LiveApp,
     app_env,
+    login_cookie,
     manage,
     open_socket,
     prepare,
@@ -125,24 +124,6 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def log_in(app: LiveApp, username: str) -> str:
-    """The `sessionid` of `username`, through the real login form."""
-    with httpx.Client(base_url=app.url, follow_redirects=False) as client:
-        client.get("/login/")
-        response = client.post(
-            "/login/",
-            data={
-                "username": username,
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": client.cookies["csrftoken"],
-            },
-            headers={"Referer": f"{app.url}/login/"},
-        )
-        if response.status_code != 302:
-            raise RuntimeError(f"login of {username} failed with {response.status_code}")
-        return client.cookies["sessionid"]
 
 
 # --- one client -------------------------------------------------------------------------------
@@ -343,10 +324,19 @@ class Client:
 # --- the run ----------------------------------------------------------------------------------
 
 
-async def sample_rss(pid: int, peak: list[float], stop: asyncio.Event) -> None:
+async def sample_rss(
+    pid: int, peak: list[float], stop: asyncio.Event, timeline: list[tuple[float, float]]
+) -> None:
+    """Track the peak every 0.5 s, and every 30 s note (seconds, RSS) in `timeline`: a
+    plateau means warm-up (allocator arenas, caches), a climb would mean a leak."""
+    started = time.monotonic()
     while not stop.is_set():
         with contextlib.suppress(OSError):
-            peak[0] = max(peak[0], rss_mib(pid))
+            rss = rss_mib(pid)
+            peak[0] = max(peak[0], rss)
+            elapsed = time.monotonic() - started
+            if not timeline or elapsed - timeline[-1][0] >= 30:
+                timeline.append((round(elapsed), rss))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.5)
 
@@ -438,7 +428,7 @@ async def run(args: argparse.Namespace) -> int:
             manage(env, "createsuperuser", "--noinput", "--username", name, "--email", "s@x.org")
         with run_daphne(env, data_dir / "daphne.log") as app:
             pid = app.process.pid
-            cookies = [await asyncio.to_thread(log_in, app, name) for name in names]
+            cookies = [await asyncio.to_thread(login_cookie, app, name) for name in names]
             # Warm-up: one short answer (imports, first queries), then the "start" RSS.
             warm_stats = Stats()
             warm = Client(-1, app, cookies[0], args, warm_stats, time.monotonic() + 30)
@@ -457,8 +447,9 @@ async def run(args: argparse.Namespace) -> int:
             rss_start = rss_mib(pid)
             cpu_start = cpu_seconds(pid)
             peak = [rss_start]
+            timeline: list[tuple[float, float]] = []
             stop_sampling = asyncio.Event()
-            sampler = asyncio.create_task(sample_rss(pid, peak, stop_sampling))
+            sampler = asyncio.create_task(sample_rss(pid, peak, stop_sampling, timeline))
             stats = Stats()
             started = time.monotonic()
             deadline = started + args.minutes * 60
@@ -507,6 +498,7 @@ async def run(args: argparse.Namespace) -> int:
         "client_crashes": [f"{type(e).__name__}: {e}" for e in crashed],
         "server_log_errors": log_errors,
         "rss_mib": {"start": rss_start, "peak": peak[0], "after": rss_after},
+        "rss_timeline": timeline,
         "server_cpu_s": cpu,
         "wall_s": wall,
         "settle_s": settle,
@@ -547,7 +539,9 @@ def print_report(r: dict) -> None:
     rss = r["rss_mib"]
     print(
         f"daphne RSS (MiB): start {rss['start']:.1f}, peak {rss['peak']:.1f}, "
-        f"after {rss['after']:.1f}; server CPU {r['server_cpu_s']:.1f} s"
+        f"after {rss['after']:.1f}; server CPU {r['server_cpu_s']:.1f} s\n"
+        "daphne RSS every 30 s (s: MiB): "
+        + ", ".join(f"{t:.0f}: {m:.1f}" for t, m in r["rss_timeline"])
     )
     for problem in r["problems"][:20]:
         print(f"  {problem}")

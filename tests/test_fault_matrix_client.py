@@ -10,13 +10,13 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.test import Client
 
 from chat.models import Message
 from chat.streaming import registry
 from tests.fake_answers import fake_answer
 from tests.wsclient import (
     Transcript,
+    log_out,
     receive,
     receive_type,
     run_until_end,
@@ -231,13 +231,6 @@ async def test_stop_during_the_reasoning_keeps_exactly_the_reasoning_seen(socket
     assert (stored.reasoning, stored.content) == (final["reasoning"], "")
 
 
-@sync_to_async
-def _log_out(session_key: str) -> None:
-    client = Client()
-    client.cookies["sessionid"] = session_key
-    assert client.post("/logout/").status_code == 302
-
-
 async def test_logout_mid_answer_closes_the_socket_and_the_answer_is_still_stored(sockets, alice):
     text = f"Log me out {STREAM}"
     session_key = await session_cookie_for(alice)
@@ -245,7 +238,7 @@ async def test_logout_mid_answer_closes_the_socket_and_the_answer_is_still_store
     transcript, conversation_id, message_id = await _start(tab, text)
     await _until(tab, transcript, message_id, "reasoning")
 
-    await _log_out(session_key)
+    await log_out(session_key)
     while (output := await tab.receive_output(timeout=2))["type"] != "websocket.close":
         pass
     assert output == {"type": "websocket.close", "code": 4401}

@@ -9,11 +9,10 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.models import Session
-from django.test import Client
 from django.utils import timezone
 
 from chat.models import Message
-from tests.wsclient import receive_type, send, session_cookie_for
+from tests.wsclient import log_out, receive_type, send, session_cookie_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -35,23 +34,16 @@ async def _open(sockets, user) -> tuple[object, str]:
     return communicator, session_key
 
 
-@sync_to_async
-def _log_out(session_key: str) -> None:
-    client = Client()
-    client.cookies["sessionid"] = session_key
-    assert client.post("/logout/").status_code == 302
-
-
 async def test_logout_closes_that_sessions_socket(sockets, alice):
     communicator, session_key = await _open(sockets, alice)
-    await _log_out(session_key)
+    await log_out(session_key)
     assert await _closed_within_a_second(communicator)
 
 
 async def test_logout_leaves_the_users_other_sessions_open(sockets, alice):
     doomed, session_key = await _open(sockets, alice)
     other, _ = await _open(sockets, alice)
-    await _log_out(session_key)
+    await log_out(session_key)
     assert await _closed_within_a_second(doomed)
     await send(other, {"type": "subscribe", "conversation_id": 999999})
     assert (await receive_type(other, "error"))["code"] == "not_found"

@@ -22,6 +22,14 @@ def session_cookie_for(user) -> str:
     return client.cookies["sessionid"].value
 
 
+@sync_to_async
+def log_out(session_key: str) -> None:
+    """POST /logout/ with that session, as its browser tab would."""
+    client = Client()
+    client.cookies["sessionid"] = session_key
+    assert client.post("/logout/").status_code == 302
+
+
 async def connect(
     user=None, *, origin: bytes = ORIGIN, session_key: str | None = None
 ) -> tuple[WebsocketCommunicator, bool]:
