@@ -2,8 +2,8 @@
 
 Channels' database_sync_to_async runs every call in one shared thread by default, so N
 simultaneous sends were set up one after another. These calls each run in a worker thread of
-the loop's executor instead (docs/architecture.md, "Database threads"); none of them relies on
-thread-local state beyond its own connection.
+the loop's executor instead (docs/architecture.md, "Database calls do not queue behind one
+thread"); none of them relies on thread-local state beyond its own connection.
 """
 
 from __future__ import annotations

@@ -52,22 +52,6 @@ def _refuse_while_draining() -> None:
         raise services.ShuttingDown
 
 
-def _prepare_send(
-    conversation: Conversation, text: str
-) -> tuple[services.SentMessage, ChatRequest, ResolvedUpstream]:
-    _refuse_while_draining()
-    resolved = upstream_resolve()
-    sent = services.message_send(conversation=conversation, text=text, demo=resolved.demo)
-    return sent, _build_request(conversation, sent.assistant_message), resolved
-
-
-def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpstream]:
-    _refuse_while_draining()
-    resolved = upstream_resolve()
-    message = services.message_reset_for_retry(message=message, demo=resolved.demo)
-    return message, _build_request(message.conversation, message), resolved
-
-
 @dataclass(frozen=True)
 class PreparedSend:
     """A stored user message and streaming answer whose generation has not started yet."""
@@ -77,6 +61,22 @@ class PreparedSend:
     request: ChatRequest
     resolved: ResolvedUpstream
     early: EarlyUpstream | None = None
+
+
+def _prepare_send(conversation: Conversation, text: str) -> PreparedSend:
+    _refuse_while_draining()
+    resolved = upstream_resolve()
+    sent = services.message_send(conversation=conversation, text=text, demo=resolved.demo)
+    return PreparedSend(
+        conversation, sent, _build_request(conversation, sent.assistant_message), resolved
+    )
+
+
+def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpstream]:
+    _refuse_while_draining()
+    resolved = upstream_resolve()
+    message = services.message_reset_for_retry(message=message, demo=resolved.demo)
+    return message, _build_request(message.conversation, message), resolved
 
 
 def _prepare_new_conversation(
@@ -174,12 +174,12 @@ async def generation_send(*, conversation: Conversation, text: str) -> services.
     # Until the task is registered, snapshots must not take the new streaming row for dead.
     registry.mark_starting(conversation.pk)
     try:
-        sent, request, resolved = await db_async(_prepare_send)(conversation, text)
+        prepared = await db_async(_prepare_send)(conversation, text)
     except BaseException:
         registry.unmark_starting(conversation.pk)
         raise
-    await generation_launch(PreparedSend(conversation, sent, request, resolved))
-    return sent
+    await generation_launch(prepared)
+    return prepared.sent
 
 
 async def generation_retry(*, message: Message) -> Message:
