@@ -242,31 +242,29 @@ def timeout_failure(
     )
 
 
-def not_a_stream_failure(content_type: str, request_id: str | None = None) -> Failure:
-    """A 200 whose body is a web page (a proxy, a login portal, a wrong base URL), not SSE."""
+def _damaged_stream(kind: str, detail: str, request_id: str | None) -> Failure:
+    """A 200 whose stream could not be used; trying again may help."""
     return Failure(
-        NOT_A_STREAM,
-        NOT_A_STREAM,
+        kind,
+        kind,
         status=200,
-        upstream_message=content_type[:MAX_QUOTED_CHARS],
+        upstream_message=detail[:MAX_QUOTED_CHARS],
         request_id=request_id,
         retryable=True,
     )
+
+
+def not_a_stream_failure(content_type: str, request_id: str | None = None) -> Failure:
+    """A 200 whose body is a web page (a proxy, a login portal, a wrong base URL), not SSE."""
+    return _damaged_stream(NOT_A_STREAM, content_type, request_id)
 
 
 def truncated_failure(request_id: str | None = None) -> Failure:
-    return Failure(TRUNCATED, TRUNCATED, status=200, request_id=request_id, retryable=True)
+    return _damaged_stream(TRUNCATED, "", request_id)
 
 
 def malformed_failure(data: str, request_id: str | None = None) -> Failure:
-    return Failure(
-        MALFORMED_STREAM,
-        MALFORMED_STREAM,
-        status=200,
-        upstream_message=data[:MAX_QUOTED_CHARS],
-        request_id=request_id,
-        retryable=True,
-    )
+    return _damaged_stream(MALFORMED_STREAM, data, request_id)
 
 
 def retry_after_from_headers(headers: Mapping[str, str]) -> float | None:
