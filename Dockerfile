@@ -35,6 +35,8 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
 # SHUTDOWN_DRAIN_SECONDS (7 s) first. Raising that needs a longer stop grace (docker stop -t).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/app/docker-entrypoint.sh"]
+# One Daphne process per core instead: CMD ["python", "-m", "minimax_web.serve", "--host",
+# "0.0.0.0"] with REDIS_URL set (compose.yaml does this with PostgreSQL and Redis).
 # No --proxy-headers: Daphne would take the client address from the left-most X-Forwarded-For
 # entry, which the client writes. Behind a proxy set DJANGO_BEHIND_TLS_PROXY=true instead.
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "minimax_web.asgi:application"]

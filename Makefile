@@ -4,7 +4,7 @@ VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast test-e2e lint clean
+.PHONY: run serve test test-fast test-e2e lint clean
 
 $(VENV)/.installed-runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ run: $(VENV)/.installed-runtime
 	$(VENV)/bin/python manage.py collectstatic --noinput --verbosity 0
 	@echo "minimax-web on http://$(HOST):$(PORT)/  (first visit: create the admin account)"
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) minimax_web.asgi:application
+
+## make serve: one Daphne process per core behind one port (set REDIS_URL; PostgreSQL advised)
+## PROCESSES=N overrides the count (default: WEB_PROCESSES, else the usable cores)
+serve: $(VENV)/.installed-runtime
+	$(VENV)/bin/python manage.py migrate --noinput
+	$(VENV)/bin/python manage.py collectstatic --noinput --verbosity 0
+	$(VENV)/bin/python -m minimax_web.serve --host $(HOST) --port $(PORT) $(if $(PROCESSES),--processes $(PROCESSES),)
 
 ## make test: install dev dependencies and run every test, browser tests included
 test: $(VENV)/.installed-dev

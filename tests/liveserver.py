@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -114,6 +115,36 @@ def run_daphne(env: dict[str, str], log_path: Path) -> Iterator[LiveApp]:
             yield app
         finally:
             stop_process(process)
+
+
+@contextlib.contextmanager
+def run_served(env: dict[str, str], log_path: Path, processes: int) -> Iterator[LiveApp]:
+    """The app as `make serve` runs it: supervisord handing one port to `processes` Daphne
+    processes (minimax_web.serve). `app.process` is supervisord; signal it as an operator
+    would. Its own process group, so nothing outlives the test."""
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "minimax_web.serve", "--processes", str(processes),
+             "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            start_new_session=True,
+        )  # fmt: skip
+        app = LiveApp(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+        try:
+            _wait_healthy(app)
+            yield app
+        finally:
+            stop_process(process)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def served_processes(app: LiveApp) -> list[int]:
+    """The PIDs of the Daphne processes supervisord runs for `app` (Linux /proc)."""
+    pid = app.process.pid
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children]
 
 
 def login_cookie(app: LiveApp, username: str = USERNAME) -> str:

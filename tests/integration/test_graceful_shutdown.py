@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sqlite3
 import time
@@ -15,9 +16,31 @@ from pathlib import Path
 import pytest
 
 from chat.fakeupstream.testing import start_fake_upstream
-from tests.liveserver import app_env, login_cookie, next_frame, open_socket, prepare, run_daphne
+from tests.liveserver import (
+    app_env,
+    login_cookie,
+    next_frame,
+    open_socket,
+    prepare,
+    run_daphne,
+    run_served,
+)
 
 pytestmark = pytest.mark.asyncio
+
+
+def _launchers():
+    """Daphne alone (`make run`), and under supervisord (`make serve`) with one process and,
+    when Redis is there, with two: SIGTERM reaches every process and each drains."""
+    yield pytest.param(run_daphne, {}, id="daphne")
+    yield pytest.param(lambda env, log: run_served(env, log, processes=1), {}, id="serve-1")
+    redis_url = os.environ.get("REDIS_URL")
+    yield pytest.param(
+        lambda env, log: run_served(env, log, processes=2),
+        {"REDIS_URL": redis_url or ""},
+        id="serve-2",
+        marks=pytest.mark.skipif(not redis_url, reason="needs REDIS_URL (two processes)"),
+    )
 
 
 class Answer:
@@ -57,12 +80,15 @@ def _stored(data_dir: Path, message_id: int) -> dict:
     return dict(row)
 
 
-async def test_an_answer_cut_by_shutdown_is_saved_as_interrupted_with_all_text_seen(tmp_path):
+@pytest.mark.parametrize(("launch", "topology"), list(_launchers()))
+async def test_an_answer_cut_by_shutdown_is_saved_as_interrupted_with_all_text_seen(
+    tmp_path, launch, topology
+):
     drain = 0.5
     with start_fake_upstream() as fake:
-        env = app_env(tmp_path, fake.url, SHUTDOWN_DRAIN_SECONDS=str(drain))
+        env = app_env(tmp_path, fake.url, SHUTDOWN_DRAIN_SECONDS=str(drain), **topology)
         prepare(env)
-        with run_daphne(env, tmp_path / "daphne.log") as app:
+        with launch(env, tmp_path / "daphne.log") as app:
             socket = await open_socket(app, login_cookie(app))
             await _send(socket, "Tell me a lot. [[fake tps=20 reasoning=10 answer=long]]")
             answer = Answer()
