@@ -7,6 +7,7 @@ import pytest
 from chat.models import Conversation, Message
 from chat.selectors import history_for_upstream
 from chat.streaming.orchestration import _build_request
+from chat.upstream.protocols.openai_compat import OpenAICompatProtocol
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +68,7 @@ def test_the_request_carries_the_conversation_settings(alice):
     _add(conversation, "user", "hi")
     pending = _add(conversation, "assistant", status="streaming")
 
-    body = _build_request(conversation, pending).to_body()
+    body = OpenAICompatProtocol().body(_build_request(conversation, pending))
 
     assert body["model"] == "MiniMax-M2.1"
     assert body["temperature"] == 0.7

@@ -1,7 +1,7 @@
-"""Client for DashScope's OpenAI-compatible streaming API. Framework-free: no Django imports."""
+"""Client for DashScope's two streaming protocols and other OpenAI-compatible servers.
+Framework-free: no Django imports."""
 
 from .client import (
-    ChatRequest,
     UpstreamTarget,
     aclose_http_clients,
     http_client,
@@ -15,24 +15,37 @@ from .events import (
     ReasoningDelta,
     ResponseStarted,
     Retrying,
+    SearchResults,
+    SearchSource,
     Usage,
 )
+from .pool import KeyPool, KeyVerdict, key_verdict
+from .protocols import DASHSCOPE_NATIVE, OPENAI_COMPAT, PROTOCOLS
+from .request import ChatRequest
 from .retry import RetryPolicy, stream_chat_with_retries
 
 __all__ = [
+    "DASHSCOPE_NATIVE",
+    "OPENAI_COMPAT",
+    "PROTOCOLS",
     "AnswerDelta",
     "ChatRequest",
     "Event",
     "Failure",
     "Finish",
+    "KeyPool",
+    "KeyVerdict",
     "ReasoningDelta",
     "ResponseStarted",
     "RetryPolicy",
     "Retrying",
+    "SearchResults",
+    "SearchSource",
     "UpstreamTarget",
     "Usage",
     "aclose_http_clients",
     "http_client",
+    "key_verdict",
     "stream_chat",
     "stream_chat_with_retries",
 ]

@@ -1,4 +1,5 @@
-"""Streaming chat-completion client for DashScope's OpenAI-compatible endpoint."""
+"""Streaming chat client: the byte-reading transport loop. What goes on the wire and how the
+events are read is the target's protocol adapter's business (protocols/)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
@@ -22,7 +23,8 @@ from .errors import (
     timeout_failure,
 )
 from .events import Event, ResponseStarted
-from .openai_compat import CompatStream
+from .protocols import OPENAI_COMPAT, StreamAssembler, WireProtocol, protocol_named
+from .request import ChatRequest
 from .sse import SSEDecoder
 
 POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -51,6 +53,8 @@ class UpstreamTarget:
     write_timeout: float = 30.0
     pool_timeout: float = 10.0
     transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False, compare=False)
+    protocol: str = OPENAI_COMPAT
+    key_id: int | None = None  # the pool key this target uses (events carry it per attempt)
 
     def __repr__(self) -> str:
         return (
@@ -58,12 +62,17 @@ class UpstreamTarget:
             f"connect_timeout={self.connect_timeout}, "
             f"first_byte_timeout={self.first_byte_timeout}, idle_timeout={self.idle_timeout}, "
             f"total_timeout={self.total_timeout}, write_timeout={self.write_timeout}, "
-            f"pool_timeout={self.pool_timeout})"
+            f"pool_timeout={self.pool_timeout}, protocol={self.protocol!r}, "
+            f"key_id={self.key_id})"
         )
 
     @property
+    def wire(self) -> WireProtocol:
+        return protocol_named(self.protocol)
+
+    @property
     def chat_url(self) -> str:
-        return f"{self.base_url.rstrip('/')}/chat/completions"
+        return self.wire.url(self.base_url)
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -80,32 +89,6 @@ class UpstreamTarget:
 def mask_key(api_key: str) -> str:
     """Enough of a key to tell two apart in a log, never enough to use it."""
     return f"***{api_key[-4:]}" if len(api_key) > 8 else "***"
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    model: str
-    messages: list[dict[str, Any]]
-    temperature: float = 1.0
-    top_p: float = 0.95
-    presence_penalty: float = 0.0
-    max_tokens: int | None = None
-
-    def to_body(self) -> dict[str, Any]:
-        # MiniMax-M2.5 only runs in thinking mode: thinking_budget and enable_thinking:false are
-        # unsupported (PROTOCOL.md §1.1), so neither is ever sent.
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": self.messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "presence_penalty": self.presence_penalty,
-        }
-        if self.max_tokens is not None:
-            body["max_tokens"] = self.max_tokens
-        return body
 
 
 class _Expired(Exception):
@@ -161,20 +144,20 @@ async def stream_chat(
     garbage-collected.
     """
     deadlines = _Deadlines(target, deadline)
-    assembler: CompatStream | None = None
+    assembler: StreamAssembler | None = None
     response: httpx.Response | None = None
     try:
         client = http_client(target.transport)
         http_request = client.build_request(
             "POST",
             target.chat_url,
-            json=request.to_body(),
+            json=target.wire.body(request),
             headers=_headers(target),
             timeout=target.timeout,
         )
         response = await deadlines.bound(client.send(http_request, stream=True))
         request_id = request_id_from_headers(response.headers)
-        assembler = CompatStream(request_id, response.status_code)
+        assembler = target.wire.assembler(request_id, response.status_code)
         if not response.is_success or _is_json(response):
             body = await deadlines.bound(_read_error_body(response))
             for event in assembler.fail(
@@ -220,7 +203,7 @@ async def stream_chat(
 
 
 def _headers(target: UpstreamTarget) -> dict[str, str]:
-    return {"Authorization": f"Bearer {target.api_key}", "Accept": "text/event-stream"}
+    return {"Authorization": f"Bearer {target.api_key}", **target.wire.headers()}
 
 
 def _is_web_page(response: httpx.Response) -> bool:
@@ -234,7 +217,9 @@ def _is_json(response: httpx.Response) -> bool:
     return "json" in response.headers.get("content-type", "")
 
 
-def _decode(chunk: bytes, decoder: SSEDecoder, assembler: CompatStream) -> tuple[list[Event], bool]:
+def _decode(
+    chunk: bytes, decoder: SSEDecoder, assembler: StreamAssembler
+) -> tuple[list[Event], bool]:
     """The app events in `chunk`, and whether it completed at least one SSE event."""
     events: list[Event] = []
     sse_events = decoder.feed(chunk)

@@ -1,9 +1,12 @@
 """Typed events that the upstream client yields, in the order they happen.
 
 A stream yields: ResponseStarted once (HTTP 200 arrived), then any number of ReasoningDelta /
-AnswerDelta, at most one Usage, and ends with exactly one Finish or exactly one Failure.
-stream_chat_with_retries (retry.py) may also yield Retrying between attempts, before the first
-delta.
+AnswerDelta / SearchResults, at most one Usage, and ends with exactly one Finish or exactly one
+Failure. stream_chat_with_retries (retry.py) may also yield Retrying between attempts, before
+the first delta.
+
+`key_id` on ResponseStarted and Failure names the pool key (UpstreamTarget.key_id) the attempt
+used, so every upstream attempt can be accounted to its key; None outside a key pool.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 class ResponseStarted:
     request_id: str | None
     model: str | None
+    key_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,24 @@ class ReasoningDelta:
 @dataclass(frozen=True, slots=True)
 class AnswerDelta:
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSource:
+    """One web page the model's web search read; citation marks `[n]` refer to `index`."""
+
+    index: int
+    title: str
+    url: str
+    site_name: str = ""
+    icon: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """The sources of a web search (DashScope's native protocol only); sent once per answer."""
+
+    sources: tuple[SearchSource, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +91,7 @@ class Failure:
     retryable: bool = False
     retry_after: float | None = None
     timeout_seconds: float | None = None
+    key_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,4 +107,13 @@ class Retrying:
     failure: Failure
 
 
-Event = ResponseStarted | ReasoningDelta | AnswerDelta | Usage | Finish | Failure | Retrying
+Event = (
+    ResponseStarted
+    | ReasoningDelta
+    | AnswerDelta
+    | SearchResults
+    | Usage
+    | Finish
+    | Failure
+    | Retrying
+)

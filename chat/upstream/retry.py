@@ -1,14 +1,17 @@
-"""Retry a request that failed before the model produced anything (PROTOCOL.md §3 rule 4).
+"""Retry a request that failed before the model produced anything, on the same key or the next
+one of its pool (docs/upstream-protocol.md §3 and §5).
 
 Only transient failures are retried (429 throttles, 5xx, connection errors, connect and
 first-byte timeouts), and only while no reasoning or answer text has been yielded: once a token
-is out, a Failure ends the answer and the text so far is kept.
+is out, a Failure ends the answer and the text so far is kept. A failure that is the key's
+(bad key, billing, throttled) moves to the pool's next key at once, without waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +26,8 @@ from .errors import (
     TIMEOUT_FIRST_BYTE,
     TIMEOUT_POOL,
 )
-from .events import AnswerDelta, Event, Failure, ReasoningDelta, Retrying
+from .events import AnswerDelta, Event, Failure, ReasoningDelta, ResponseStarted, Retrying
+from .pool import KeyPool
 
 # Transient kinds worth a retry whatever the status says (network failures have none, and a
 # throttle can arrive as an error frame on a 200 stream before any token).
@@ -84,29 +88,40 @@ class RetryPolicy:
 
 
 async def stream_chat_with_retries(
-    request: ChatRequest, target: UpstreamTarget, policy: RetryPolicy | None = None
+    request: ChatRequest, targets: UpstreamTarget | KeyPool, policy: RetryPolicy | None = None
 ) -> AsyncIterator[Event]:
     """The events of stream_chat, with a Retrying event and a new attempt in place of a
-    retryable Failure that came before the first token. The last Failure ends the stream when
-    the retries are exhausted. Cancelling the consumer interrupts a wait at once."""
+    retryable Failure that came before the first token, and the pool's next key in place of
+    one whose failure was the key's. The last Failure ends the stream when the retries or the
+    keys are exhausted. Cancelling the consumer interrupts a wait at once."""
     policy = policy or RetryPolicy()
+    pool = KeyPool.of(targets)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + target.total_timeout
+    deadline = loop.time() + pool.targets[0].total_timeout
     started = policy.clock()
     attempt = 1
+    key_index = 0
     while True:
+        target = pool.targets[key_index]
         failure: Failure | None = None
         streamed = False
         async with contextlib.aclosing(stream_chat(request, target, deadline=deadline)) as events:
             async for event in events:
                 if isinstance(event, ReasoningDelta | AnswerDelta):
                     streamed = True
+                if isinstance(event, ResponseStarted | Failure):
+                    event = dataclasses.replace(event, key_id=target.key_id)
                 if isinstance(event, Failure) and not streamed:
                     failure = event  # always the last event of an attempt
                     continue
                 yield event
         if failure is None:
             return
+        if await pool.report(target, failure, _rest(policy, failure)) and key_index + 1 < len(
+            pool.targets
+        ):
+            key_index += 1  # another key may work at once: no wait, no retry counted
+            continue
         delay = policy.next_delay(attempt, failure, started)
         if delay is None or loop.time() + delay >= deadline:
             yield failure
@@ -114,3 +129,10 @@ async def stream_chat_with_retries(
         attempt += 1
         yield Retrying(attempt, policy.max_attempts, delay, failure)
         await policy.sleep(delay)
+
+
+def _rest(policy: RetryPolicy, failure: Failure) -> float:
+    """How long a throttled key rests: the upstream's Retry-After, else the longest backoff."""
+    if failure.retry_after is not None:
+        return failure.retry_after
+    return policy.max_delay

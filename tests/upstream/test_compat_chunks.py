@@ -1,7 +1,8 @@
 import json
 
 from chat.upstream.events import AnswerDelta, Failure, Finish, ReasoningDelta, Usage
-from chat.upstream.openai_compat import CompatStream, usage_from_dict
+from chat.upstream.protocols.openai_compat import CompatStream
+from chat.upstream.protocols.stream import usage_from_dict
 from chat.upstream.sse import SSEEvent
 
 

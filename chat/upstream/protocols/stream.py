@@ -1,6 +1,7 @@
-"""OpenAI-compatible chat-completion stream → app events (PROTOCOL.md §1.2, §3.3).
+"""What both wire protocols share once SSE events are decoded: the end rules and the text.
 
-Pure state machine, no I/O: the client feeds it decoded SSE events and relays what comes out.
+A subclass reads one JSON payload (`_on_payload`); this base turns error frames, unreadable
+frames, EOF and `[DONE]` into the one terminal event (docs/upstream-protocol.md §3).
 """
 
 from __future__ import annotations
@@ -8,25 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import (
-    failure_from_stream_payload,
-    malformed_failure,
-    truncated_failure,
-)
-from .events import Event, Failure, Finish, ReasoningDelta, Usage
-from .reasoning import ThinkTagSplitter, reasoning_from_delta
-from .sse import SSEEvent, json_payloads
+from ..errors import failure_from_stream_payload, malformed_failure, truncated_failure
+from ..events import Event, Failure, Finish, ReasoningDelta, Usage
+from ..reasoning import ThinkTagSplitter, reasoning_from_delta
+from ..sse import SSEEvent, json_payloads
 
 DONE_MARKER = "[DONE]"
 
 
-class CompatStream:
-    """Assembles one response. After a terminal event (Finish/Failure) `finished` is True.
-
-    A finish_reason alone does not end the stream: the usage chunk comes after it, so Finish is
-    held until `[DONE]` or EOF, and an error frame arriving in between still turns it into a
-    Failure.
-    """
+class StreamAssembler:
+    """Assembles one response. After a terminal event (Finish/Failure) `finished` is True."""
 
     def __init__(self, request_id: str | None = None, status: int = 200) -> None:
         self._request_id = request_id
@@ -47,7 +39,7 @@ class CompatStream:
             return self._unreadable(sse)
         events: list[Event] = []
         for payload in payloads:
-            events += self._on_payload(payload, sse.event)
+            events += self._on_any_payload(payload, sse.event)
             if self.finished:
                 break
         return events
@@ -70,7 +62,7 @@ class CompatStream:
         self.finished = True
         return [*self._splitter.close(), *self._usage_events(), failure]
 
-    def _on_payload(self, payload: object, event_name: str | None) -> list[Event]:
+    def _on_any_payload(self, payload: object, event_name: str | None) -> list[Event]:
         if not isinstance(payload, Mapping):
             return self.fail(malformed_failure(str(payload), self._request_id))
         if _is_error(payload, event_name):
@@ -78,24 +70,20 @@ class CompatStream:
                 payload, event_name, self._status, request_id=self._request_id
             )
             return self.fail(failure)
-        usage = payload.get("usage")
-        if isinstance(usage, Mapping):
-            self._usage = usage_from_dict(usage)
-        choice = _first_choice(payload.get("choices"))
-        return self._on_choice(choice) if choice is not None else []
+        return self._on_payload(payload)
 
-    def _on_choice(self, choice: Mapping[str, Any]) -> list[Event]:
-        delta = choice.get("delta")
-        if not isinstance(delta, Mapping):
-            delta = {}
+    def _on_payload(self, payload: Mapping[str, Any]) -> list[Event]:
+        raise NotImplementedError
+
+    def _on_message(self, message: Mapping[str, Any], finish_reason: object) -> list[Event]:
+        """One piece of the assistant message (an OpenAI delta or a native message)."""
         events: list[Event] = []
-        reasoning = reasoning_from_delta(delta)
+        reasoning = reasoning_from_delta(message)
         if reasoning:
             events.append(ReasoningDelta(reasoning))
-        content = delta.get("content")
+        content = message.get("content")
         if isinstance(content, str):
             events += self._splitter.feed(content)
-        finish_reason = choice.get("finish_reason")
         # The native protocol spells "not finished" as the string "null".
         if isinstance(finish_reason, str) and finish_reason not in ("", "null"):
             self._finish_reason = finish_reason
@@ -122,14 +110,14 @@ class CompatStream:
 
 
 def usage_from_dict(raw: Mapping[str, Any]) -> Usage:
-    """Usage from an OpenAI-style usage object; every *_details part is optional."""
+    """Usage from either protocol's usage object; every *_details part is optional."""
     prompt = _int(raw.get("prompt_tokens", raw.get("input_tokens")))
     completion = _int(raw.get("completion_tokens", raw.get("output_tokens")))
     total = _int(raw.get("total_tokens")) or prompt + completion
-    completion_details = _mapping(
+    completion_details = mapping(
         raw.get("completion_tokens_details") or raw.get("output_tokens_details")
     )
-    prompt_details = _mapping(raw.get("prompt_tokens_details"))
+    prompt_details = mapping(raw.get("prompt_tokens_details"))
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
@@ -137,6 +125,19 @@ def usage_from_dict(raw: Mapping[str, Any]) -> Usage:
         reasoning_tokens=_optional_int(completion_details.get("reasoning_tokens")),
         cached_tokens=_optional_int(prompt_details.get("cached_tokens")),
     )
+
+
+def first_choice(choices: object) -> Mapping[str, Any] | None:
+    if not isinstance(choices, list):
+        return None
+    for choice in choices:
+        if isinstance(choice, Mapping) and choice.get("index", 0) == 0:
+            return choice
+    return None
+
+
+def mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _is_error(payload: Mapping[str, Any], event_name: str | None) -> bool:
@@ -153,19 +154,6 @@ def _is_readable(sse: SSEEvent) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _first_choice(choices: object) -> Mapping[str, Any] | None:
-    if not isinstance(choices, list):
-        return None
-    for choice in choices:
-        if isinstance(choice, Mapping) and choice.get("index", 0) == 0:
-            return choice
-    return None
-
-
-def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 def _optional_int(value: object) -> int | None:
