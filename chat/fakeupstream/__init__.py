@@ -1,4 +1,5 @@
-"""A protocol-faithful fake of DashScope's OpenAI-compatible chat endpoint (Django-free).
+"""A protocol-faithful fake of DashScope's chat endpoints, OpenAI-compatible and native
+(Django-free).
 
 Used by the test suite, the benchmarks and the app's offline demo model. `respond` is the
 protocol core; `server` wraps it in a TCP server, `transport` in an in-process httpx transport.

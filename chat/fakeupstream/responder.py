@@ -1,7 +1,9 @@
 """The protocol core: one request in, one FakeResponse (status, headers, body chunks) out.
 
 Independent of any server, so the TCP server and the in-process httpx transport send the same
-bytes. Shapes follow PROTOCOL.md §1.2/§1.3 (success) and §3.3 (errors), key order included.
+bytes. Both DashScope protocols: the OpenAI-compatible `/chat/completions` and the native
+`/services/aigc/text-generation/generation` (docs/upstream-protocol.md §1-§3), key order
+included, with the same scenarios.
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .native import (
+    dumps,
+    native_error_body,
+    native_error_frame,
+    native_event,
+    native_message,
+    native_payload,
+    native_usage,
+)
 from .scenarios import (
     ERRORS,
     AttemptCounter,
@@ -26,6 +37,7 @@ from .scenarios import (
     prompt_of,
     scenario_from,
 )
+from .search import SearchRequest, cited_pieces, search_info, search_request
 from .texts import answer_pieces, reasoning_pieces
 
 SSE_TYPE = "text/event-stream;charset=UTF-8"
@@ -33,6 +45,9 @@ JSON_TYPE = "application/json"
 MALFORMED = 'data: {"choices":[{"delta":\n\n'
 PING = ": ping\n\n"
 MAX_TOKENS_LIMIT = 32768
+COMPAT = "openai_compat"
+NATIVE = "dashscope_native"
+NATIVE_PATH = "/services/aigc/text-generation/generation"
 _SPLIT_PAUSE = 0.005  # so the two halves of a split character reach the client separately
 
 
@@ -59,6 +74,8 @@ class _Request:
     stream: bool
     include_usage: bool
     max_tokens: int | None
+    protocol: str = COMPAT
+    search: SearchRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,8 @@ class _Reply:
     finish_reason: str
     prompt_tokens: int
     include_usage: bool
+    protocol: str = COMPAT
+    search: SearchRequest | None = None
 
 
 # Used when a caller passes no counter of its own (the server and the transport each have one).
@@ -93,14 +112,16 @@ async def respond(
     route = path.split("?", 1)[0]
     if route == "/health" and method == "GET":
         return _json_response(200, {"status": "ok"}, request_id)
-    if not route.endswith("/chat/completions"):
+    protocol = _protocol_of(route)
+    if protocol is None:
         return _error_response(ERRORS["not_found"], request_id, message=f"Not found: {route}")
     if method != "POST":
-        return _error_response(ERRORS["method_not_allowed"], request_id)
+        return _error_response(ERRORS["method_not_allowed"], request_id, protocol=protocol)
     try:
-        request, scenario = _parse(headers, body, base)
+        request, scenario = _parse(headers, body, base, protocol)
     except _Reject as reject:
-        return _error_response(ERRORS[reject.error], request_id, message=reject.message)
+        spec = ERRORS[reject.error]
+        return _error_response(spec, request_id, message=reject.message, protocol=protocol)
     scenario = after_attempt(scenario, request.messages, attempts or _ATTEMPTS)
     if scenario.headers_delay:
         await asyncio.sleep(scenario.headers_delay)
@@ -115,10 +136,73 @@ async def respond(
 # --- request validation -------------------------------------------------------------------
 
 
-def _parse(headers: Mapping[str, str], body: bytes, base: Scenario) -> tuple[_Request, Scenario]:
+def _protocol_of(route: str) -> str | None:
+    if route.endswith("/chat/completions"):
+        return COMPAT
+    if route.endswith(NATIVE_PATH):
+        return NATIVE
+    return None
+
+
+def _parse(
+    headers: Mapping[str, str], body: bytes, base: Scenario, protocol: str = COMPAT
+) -> tuple[_Request, Scenario]:
     _check_auth(headers)
     data = _load_json(body)
-    messages = data.get("messages")
+    if protocol == NATIVE:
+        return _parse_native(headers, data, base)
+    messages, scenario = _check_messages(data.get("messages"), headers, base)
+    _check_model_and_sampling(data)
+    return _Request(
+        model=data["model"],
+        messages=messages,
+        stream=data.get("stream") is True,
+        include_usage=_include_usage(data),
+        max_tokens=_max_tokens(data),
+        search=search_request(data),
+    ), scenario
+
+
+def _parse_native(
+    headers: Mapping[str, str], data: Mapping[str, Any], base: Scenario
+) -> tuple[_Request, Scenario]:
+    """The native body: messages under `input`, knobs under `parameters`; streaming is asked
+    for by a header, not the body (docs/upstream-protocol.md §2)."""
+    source = data.get("input")
+    messages, scenario = _check_messages(
+        source.get("messages") if isinstance(source, dict) else None, headers, base
+    )
+    parameters = data.get("parameters")
+    parameters = parameters if isinstance(parameters, dict) else {}
+    _check_model_and_sampling({"model": data.get("model"), **parameters})
+    return _Request(
+        model=data["model"],
+        messages=messages,
+        stream=_native_stream_asked(headers),
+        include_usage=True,
+        max_tokens=_max_tokens(parameters),
+        protocol=NATIVE,
+        search=search_request(parameters),
+    ), scenario
+
+
+def _native_stream_asked(headers: Mapping[str, str]) -> bool:
+    lowered = {name.lower(): value for name, value in headers.items()}
+    return lowered.get(
+        "x-dashscope-sse", ""
+    ).lower() == "enable" or "text/event-stream" in lowered.get("accept", "")
+
+
+def _check_model_and_sampling(data: Mapping[str, Any]) -> None:
+    model = data.get("model")
+    if not isinstance(model, str) or not model:
+        raise _Reject("model_not_exist")
+    _check_sampling(data)
+
+
+def _check_messages(
+    messages: object, headers: Mapping[str, str], base: Scenario
+) -> tuple[list[Any], Scenario]:
     if not isinstance(messages, list) or not messages:
         raise _Reject("messages_too_short")
     try:
@@ -127,17 +211,7 @@ def _parse(headers: Mapping[str, str], body: bytes, base: Scenario) -> tuple[_Re
         raise _Reject("invalid_fake_scenario", f"Invalid fake scenario: {exc}") from None
     if not any(isinstance(m, dict) and m.get("role") == "user" for m in messages):
         raise _Reject("no_user_message")
-    model = data.get("model")
-    if not isinstance(model, str) or not model:
-        raise _Reject("model_not_exist")
-    _check_sampling(data)
-    return _Request(
-        model=model,
-        messages=messages,
-        stream=data.get("stream") is True,
-        include_usage=_include_usage(data),
-        max_tokens=_max_tokens(data),
-    ), scenario
+    return messages, scenario
 
 
 def _check_auth(headers: Mapping[str, str]) -> None:
@@ -203,7 +277,7 @@ def _include_usage(data: Mapping[str, Any]) -> bool:
 
 def _reply(request: _Request, scenario: Scenario, request_id: str) -> _Reply:
     prompt = prompt_of(request.messages)
-    answer = answer_pieces(scenario, prompt)
+    answer = answer_pieces(scenario, prompt) + cited_pieces(request.search)
     finish_reason = scenario.finish_reason
     # max_tokens caps only the answer, not the chain of thought (PROTOCOL.md §1.1).
     if request.max_tokens is not None and len(answer) > request.max_tokens:
@@ -219,6 +293,8 @@ def _reply(request: _Request, scenario: Scenario, request_id: str) -> _Reply:
         finish_reason=finish_reason,
         prompt_tokens=estimate_prompt_tokens(request.messages),
         include_usage=request.include_usage,
+        protocol=request.protocol,
+        search=request.search,
     )
 
 
@@ -254,10 +330,6 @@ def _usage(reply: _Reply) -> dict[str, Any]:
     }
 
 
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-
-
 # --- errors -------------------------------------------------------------------------------
 
 
@@ -281,26 +353,36 @@ def _envelope(
     return body
 
 
-def _native_frame(spec: ErrorSpec, request_id: str, event_id: int) -> str:
-    payload = {"request_id": request_id, "code": spec.native_code, "message": spec.native_message}
-    return f"id:{event_id}\nevent:error\n:HTTP_STATUS/{spec.status}\ndata:{dumps(payload)}\n\n"
-
-
 def _data_error_frame(spec: ErrorSpec, message: str) -> str:
     # The mid-stream capture (PROTOCOL.md §3.3 c) has message-first order and no request_id.
     return f"data: {dumps({'error': _compat_error(spec, message, code_first=False)})}\n\n"
 
 
 def _error_response(
-    spec: ErrorSpec, request_id: str, message: str | None = None, model: str = ""
+    spec: ErrorSpec,
+    request_id: str,
+    message: str | None = None,
+    model: str = "",
+    protocol: str = COMPAT,
 ) -> FakeResponse:
-    body = _envelope(spec, request_id, message or _error_message(spec, model))
+    if protocol == NATIVE:
+        body = native_error_body(spec, request_id, message)
+    else:
+        body = _envelope(spec, request_id, message or _error_message(spec, model))
     return _json_response(spec.status, body, request_id, summary=spec.code)
 
 
 def _error_before(reply: _Reply, spec: ErrorSpec) -> FakeResponse:
     shape = reply.scenario.error_shape
     summary = reply.scenario.summary()
+    if reply.protocol == NATIVE:
+        # The native wire has one error envelope; an SSE-bodied error is an event:error frame.
+        shape = "json" if shape == "json" else "event"
+    if shape == "json" and reply.protocol == NATIVE:
+        body = native_error_body(spec, reply.request_id)
+        response = _json_response(spec.status, body, reply.request_id, summary=summary)
+        response.headers += _retry_after(reply.scenario)
+        return response
     if shape == "json":
         message = _error_message(spec, reply.model)
         body = _envelope(spec, reply.request_id, message, reply.chat_id)
@@ -308,7 +390,7 @@ def _error_before(reply: _Reply, spec: ErrorSpec) -> FakeResponse:
         response.headers += _retry_after(reply.scenario)
         return response
     if shape == "event":
-        text = _native_frame(spec, reply.request_id, event_id=1)
+        text = native_error_frame(spec, reply.request_id, event_id=1)
     else:  # PROTOCOL.md §3.3 (b): SSE-bodied 4xx, code-first order, no request_id
         inner = _compat_error(spec, _error_message(spec, reply.model), code_first=True)
         text = f"data: {dumps({'error': inner})}\n\n"
@@ -346,6 +428,12 @@ async def _completion_response(reply: _Reply) -> FakeResponse:
     tps = reply.scenario.tokens_per_second
     if tps > 0:
         await asyncio.sleep((len(reply.reasoning) + len(reply.answer)) / tps)
+    if reply.protocol == NATIVE:
+        message = native_message(reasoning="".join(reply.reasoning), content="".join(reply.answer))
+        payload = native_payload(
+            message, reply.finish_reason, _native_usage(reply), reply.request_id, _search(reply)
+        )
+        return _json_response(200, payload, reply.request_id, summary=reply.scenario.summary())
     message = {
         "role": "assistant",
         "content": "".join(reply.answer),
@@ -453,13 +541,14 @@ def _hits(after: int | None, sent: int, total: int) -> bool:
 
 async def _frames(reply: _Reply) -> AsyncIterator[str]:
     s = reply.scenario
-    tokens = [_reasoning_choice(p) for p in reply.reasoning]
-    tokens += [_answer_choice(p) for p in reply.answer]
+    wire = _NativeWire(reply) if reply.protocol == NATIVE else _CompatWire(reply)
+    tokens = [("reasoning", p) for p in reply.reasoning] + [("answer", p) for p in reply.answer]
     total = len(tokens)
     if s.silence_after_headers:
         await asyncio.sleep(s.silence_after_headers)
     pacer = _Pacer(s.tokens_per_second)
-    yield _chunk(reply, [_first_choice()])
+    for frame in wire.opening():
+        yield frame
     for sent in range(total + 1):
         if _hits(s.stall_after, sent, total):
             async with contextlib.aclosing(_stall(s)) as pings:
@@ -477,11 +566,71 @@ async def _frames(reply: _Reply) -> AsyncIterator[str]:
             await pacer.wait()
             if s.keepalive:
                 yield PING
-            yield _chunk(reply, [tokens[sent]])
-    yield _chunk(reply, [_finish_choice(reply.finish_reason)])
-    if reply.include_usage:
-        yield _chunk(reply, [], _usage(reply))
-    yield "data: [DONE]\n\n"
+            yield wire.token(*tokens[sent])
+    for frame in wire.closing():
+        yield frame
+
+
+class _CompatWire:
+    """A role chunk, one chunk per token, the finish chunk, the usage chunk, `[DONE]`."""
+
+    def __init__(self, reply: _Reply) -> None:
+        self._reply = reply
+
+    def opening(self) -> list[str]:
+        return [_chunk(self._reply, [_first_choice()])]
+
+    def token(self, kind: str, piece: str) -> str:
+        choice = _reasoning_choice(piece) if kind == "reasoning" else _answer_choice(piece)
+        return _chunk(self._reply, [choice])
+
+    def closing(self) -> list[str]:
+        frames = [_chunk(self._reply, [_finish_choice(self._reply.finish_reason)])]
+        if self._reply.include_usage:
+            frames.append(_chunk(self._reply, [], _usage(self._reply)))
+        return [*frames, "data: [DONE]\n\n"]
+
+
+class _NativeWire:
+    """One event per token with the running usage (the first also with the search sources),
+    then the event with the finish_reason; no `[DONE]`."""
+
+    def __init__(self, reply: _Reply) -> None:
+        self._reply = reply
+        self._id = 0
+        self._reasoning = 0
+        self._answer = 0
+
+    def opening(self) -> list[str]:
+        return []
+
+    def token(self, kind: str, piece: str) -> str:
+        if kind == "reasoning":
+            self._reasoning += 1
+            return self._event(native_message(reasoning=piece), "null")
+        self._answer += 1
+        return self._event(native_message(content=piece), "null")
+
+    def closing(self) -> list[str]:
+        return [self._event(native_message(), self._reply.finish_reason)]
+
+    def _event(self, message: dict[str, Any], finish_reason: str) -> str:
+        self._id += 1
+        reply = self._reply
+        usage = native_usage(reply.prompt_tokens, self._reasoning, self._reasoning + self._answer)
+        search = _search(reply) if self._id == 1 else None
+        return native_event(
+            self._id, native_payload(message, finish_reason, usage, reply.request_id, search)
+        )
+
+
+def _native_usage(reply: _Reply) -> dict[str, Any]:
+    reasoning = len(reply.reasoning)
+    return native_usage(reply.prompt_tokens, reasoning, reasoning + len(reply.answer))
+
+
+def _search(reply: _Reply) -> dict[str, Any] | None:
+    return search_info(reply.search)
 
 
 async def _stall(s: Scenario) -> AsyncIterator[str]:
@@ -495,6 +644,6 @@ async def _stall(s: Scenario) -> AsyncIterator[str]:
 
 
 def _error_during(reply: _Reply, spec: ErrorSpec, event_id: int) -> str:
-    if reply.scenario.error_shape == "event":
-        return _native_frame(spec, reply.request_id, event_id)
+    if reply.scenario.error_shape == "event" or reply.protocol == NATIVE:
+        return native_error_frame(spec, reply.request_id, event_id)
     return _data_error_frame(spec, _error_message(spec, reply.model))

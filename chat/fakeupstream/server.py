@@ -30,6 +30,7 @@ from .scenarios import (
 logger = logging.getLogger("chat.fakeupstream")
 READY_PREFIX = "fake upstream listening on "
 API_PATH = "/compatible-mode/v1"
+NATIVE_API_PATH = "/api/v1"
 MAX_HEADER_LINES = 100
 MAX_BODY = 64 * 1024 * 1024
 
@@ -214,6 +215,10 @@ class RunningServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}{API_PATH}"
 
+    @property
+    def native_base_url(self) -> str:
+        return f"http://{self.host}:{self.port}{NATIVE_API_PATH}"
+
 
 async def start_server(host: str, port: int, base: Scenario) -> RunningServer:
     """Listen (port 0 = any free port) and return at once; the caller owns the server."""
@@ -249,7 +254,10 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m chat.fakeupstream",
-        description="Fake DashScope compatible-mode upstream for tests, benchmarks and demos.",
+        description=(
+            "Fake DashScope upstream (compatible mode and native protocol) for tests, "
+            "benchmarks and demos."
+        ),
     )
     add_server_arguments(parser)
     add_scenario_arguments(parser)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .server import READY_PREFIX
+from .server import NATIVE_API_PATH, READY_PREFIX
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +31,11 @@ class RunningFake:
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def native_url(self) -> str:
+        """The native protocol's base URL (what dashscope.base_http_api_url takes)."""
+        return f"{self.origin}{NATIVE_API_PATH}"
 
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.origin}/stats", timeout=5) as response:
