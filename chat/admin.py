@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from chat import services
-from chat.models import Conversation, Message, ProviderKey
+from chat.models import Conversation, Message
+from chat.providers import admin as providers_admin  # noqa: F401  (registers the provider admin)
 
 
 class ReadOnlyAdminMixin:
@@ -63,74 +62,3 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("role", "status", "finish_reason", "demo", "model")
     search_fields = ("content", "conversation__title", "request_id", "error_code")
     list_select_related = ("conversation",)
-
-
-class ProviderKeyForm(forms.ModelForm):
-    base_url = forms.URLField(
-        label="Base URL",
-        assume_scheme="https",
-        widget=forms.URLInput(attrs={"class": "vURLField"}),
-        initial="https://dashscope.aliyuncs.com/compatible-mode/v1",
-        help_text="OpenAI-compatible endpoint, e.g. "
-        "https://dashscope-intl.aliyuncs.com/compatible-mode/v1 for Singapore keys.",
-    )
-    api_key = forms.CharField(
-        label="API key",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Write-only: it is encrypted at rest and never shown again. "
-        "Leave empty to keep the current key.",
-    )
-
-    class Meta:
-        model = ProviderKey
-        fields = ("name", "base_url", "api_key", "enabled", "is_default")
-
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        if not self.instance.pk and not cleaned.get("api_key"):
-            self.add_error("api_key", "An API key is required for a new entry.")
-        return cleaned
-
-    def save(self, commit: bool = True) -> ProviderKey:
-        provider_key = super().save(commit=False)
-        if self.cleaned_data.get("api_key"):
-            services.provider_key_set(
-                provider_key=provider_key, plaintext=self.cleaned_data["api_key"]
-            )
-        if commit:
-            provider_key.save()
-        return provider_key
-
-
-@admin.register(ProviderKey)
-class ProviderKeyAdmin(admin.ModelAdmin):
-    form = ProviderKeyForm
-    list_display = (
-        "name",
-        "masked_key",
-        "base_url",
-        "enabled",
-        "is_default",
-        "request_count",
-        "last_used_at",
-    )
-    list_filter = ("enabled", "is_default")
-    readonly_fields = ("masked_key", "request_count", "last_used_at", "created_at", "updated_at")
-    fields = (
-        "name",
-        "base_url",
-        "api_key",
-        "masked_key",
-        "enabled",
-        "is_default",
-        "request_count",
-        "last_used_at",
-        "created_at",
-        "updated_at",
-    )
-
-    @admin.display(description="Key")
-    def masked_key(self, obj: ProviderKey) -> str:
-        return obj.masked_key

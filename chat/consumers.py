@@ -31,6 +31,7 @@ REFUSALS = {
     services.RateLimited: "rate_limited",
     services.TooManyGenerations: "too_many_generations",
     services.ShuttingDown: "shutting_down",
+    services.ModelUnavailable: "model_unavailable",
 }
 
 
@@ -111,7 +112,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             return
         conversation = await self._owned_conversation(frame)
         with refusals_as_frame_errors("send"):
-            await streaming.generation_send(conversation=conversation, text=frame["content"])
+            await streaming.generation_send(
+                conversation=conversation, text=frame["content"], search=frame["search"]
+            )
 
     async def _start_conversation(self, frame: dict) -> None:
         with refusals_as_frame_errors("send"):
@@ -120,6 +123,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 session_key=self.session_key,
                 text=frame["content"],
                 model=frame["model"],
+                search=bool(frame["search"]),
             )
         try:
             created = conversation_created_frame(

@@ -33,11 +33,14 @@ def message_get_for_user(*, user: AbstractBaseUser, message_id: int) -> Message 
     )
 
 
-def history_for_upstream(*, conversation: Conversation, before_id: int) -> list[dict]:
+def history_for_upstream(
+    *, conversation: Conversation, before_id: int, with_reasoning: bool = False
+) -> list[dict]:
     """The messages sent to the model for the assistant message `before_id`.
 
-    Earlier reasoning is not replayed: MiniMax's chat template drops the thinking of previous
-    user turns anyway, so sending it would only cost input tokens (docs/architecture.md).
+    Earlier reasoning is replayed only when the provider asks for it (Provider.send_reasoning,
+    as `reasoning_content`): MiniMax's chat template drops the thinking of previous user turns
+    anyway, so by default it would only cost input tokens (docs/architecture.md).
     Failed or interrupted answers with no text are left out; partial (stopped) answers stay,
     because the user saw them and may refer to them.
     """
@@ -45,7 +48,10 @@ def history_for_upstream(*, conversation: Conversation, before_id: int) -> list[
     for message in conversation.messages.filter(id__lt=before_id).order_by("id"):
         if message.role == Message.Role.ASSISTANT and not message.content.strip():
             continue
-        history.append({"role": message.role, "content": message.content})
+        entry = {"role": message.role, "content": message.content}
+        if with_reasoning and message.role == Message.Role.ASSISTANT and message.reasoning:
+            entry["reasoning_content"] = message.reasoning
+        history.append(entry)
     return history
 
 

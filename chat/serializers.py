@@ -19,6 +19,7 @@ def conversation_to_dict(conversation: Conversation) -> dict:
         "id": conversation.pk,
         "title": conversation.title,
         "model": conversation.model,
+        "search": conversation.enable_search,
         "updated_at": iso(conversation.updated_at),
     }
 
@@ -62,6 +63,7 @@ def message_to_dict(message: Message) -> dict:
         "role": message.role,
         "content": message.content,
         "reasoning": message.reasoning,
+        "sources": message.search_sources or [],
         "status": message.status,
         "finish_reason": message.finish_reason,
         "model": message.model,

@@ -15,7 +15,6 @@ from django.utils import timezone
 from chat.crypto import encrypt_secret, rotate_secret
 from chat.models import (
     DEFAULT_MODEL,
-    MODEL_CHOICES,
     Conversation,
     GenerationStart,
     Message,
@@ -58,6 +57,10 @@ class ShuttingDown(Refusal):
     """The process is shutting down and starts no new answers (chat.streaming.shutdown)."""
 
 
+class ModelUnavailable(Refusal):
+    """No enabled provider offers the conversation's model (chat.providers.selection)."""
+
+
 @dataclass(frozen=True)
 class SentMessage:
     user_message: Message
@@ -73,12 +76,21 @@ def title_from_text(text: str) -> str:
 
 
 def conversation_build(
-    *, owner: AbstractBaseUser, first_text: str, model: str = DEFAULT_MODEL
+    *, owner: AbstractBaseUser, first_text: str, model: str = DEFAULT_MODEL, search: bool = False
 ) -> Conversation:
-    """A new conversation, not saved yet (its settings are its defaults)."""
-    if model not in dict(MODEL_CHOICES):
-        model = DEFAULT_MODEL
-    return Conversation(owner=owner, title=title_from_text(first_text), model=model)
+    """A new conversation, not saved yet (its settings are its defaults). The model was checked
+    against the providers when its upstream was resolved."""
+    return Conversation(
+        owner=owner, title=title_from_text(first_text), model=model, enable_search=search
+    )
+
+
+def conversation_set_search(*, conversation: Conversation, search: bool | None) -> None:
+    """Remember the web search toggle the user sent with a message (None: unchanged)."""
+    if search is None or search == conversation.enable_search:
+        return
+    conversation.enable_search = search
+    Conversation.objects.filter(pk=conversation.pk).update(enable_search=search)
 
 
 def conversation_interrupt_orphans(
@@ -191,6 +203,8 @@ def message_reset_for_retry(*, message: Message, demo: bool) -> Message:
     fields = {
         "content": "",
         "reasoning": "",
+        "search_sources": [],
+        "provider_key": None,
         "status": Message.Status.STREAMING,
         "finish_reason": "",
         "error_code": "",
@@ -269,12 +283,6 @@ def provider_key_set(*, provider_key: ProviderKey, plaintext: str) -> None:
     plaintext = plaintext.strip()
     provider_key.encrypted_key = encrypt_secret(plaintext)
     provider_key.key_tail = plaintext[-4:]
-
-
-def provider_key_record_use(*, provider_key_id: int) -> None:
-    ProviderKey.objects.filter(pk=provider_key_id).update(
-        request_count=F("request_count") + 1, last_used_at=timezone.now()
-    )
 
 
 def provider_keys_rotate() -> int:

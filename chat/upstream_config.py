@@ -1,5 +1,6 @@
-"""Which upstream a new generation talks to: the environment key, an admin-managed key, or the
-offline demo (the fake upstream's protocol through the real client, in-process)."""
+"""Which upstream a new generation talks to: the environment key, the key pool of the provider
+that offers the conversation's model, or the offline demo (the fake upstream's protocol through
+the real client, in-process)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,52 @@ from functools import lru_cache
 import httpx
 from django.conf import settings
 
+from chat import services
 from chat.crypto import decrypt_secret
-from chat.models import ProviderKey
-from chat.upstream import RetryPolicy, UpstreamTarget
+from chat.db import db_async
+from chat.models import DEFAULT_MODEL, Provider, ProviderKey
+from chat.providers.health import provider_key_record_verdict
+from chat.providers.selection import enabled_providers, keys_to_try, offered_models
+from chat.upstream import (
+    DASHSCOPE_NATIVE,
+    OPENAI_COMPAT,
+    Failure,
+    KeyPool,
+    KeyVerdict,
+    RetryPolicy,
+    UpstreamTarget,
+)
 
-DEMO_BASE_URL = "http://offline-demo.invalid/compatible-mode/v1"
+DEMO_BASE_URLS = {
+    OPENAI_COMPAT: "http://offline-demo.invalid/compatible-mode/v1",
+    DASHSCOPE_NATIVE: "http://offline-demo.invalid/api/v1",
+}
+# Sources and citation marks, where the protocol returns them (docs/upstream-protocol.md §4).
+NATIVE_SEARCH_OPTIONS = {
+    "enable_source": True,
+    "enable_citation": True,
+    "citation_format": "[<number>]",
+}
 
 
 @dataclass(frozen=True)
 class ResolvedUpstream:
-    target: UpstreamTarget
+    pool: KeyPool
     demo: bool
-    provider_key_id: int | None = None
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    send_reasoning: bool = False
+
+    @property
+    def target(self) -> UpstreamTarget:
+        """The first target of the pool (the only one outside a provider's pool)."""
+        return self.pool.targets[0]
+
+    @property
+    def protocol(self) -> str:
+        return self.target.protocol
+
+    def search_options(self) -> dict:
+        return NATIVE_SEARCH_OPTIONS if self.protocol == DASHSCOPE_NATIVE else {}
 
 
 @lru_cache(maxsize=1)
@@ -34,7 +68,7 @@ def demo_transport() -> httpx.AsyncBaseTransport:
     )
 
 
-def _timeouts() -> dict:
+def timeouts() -> dict:
     return {
         "connect_timeout": settings.UPSTREAM_CONNECT_TIMEOUT,
         "first_byte_timeout": settings.UPSTREAM_FIRST_BYTE_TIMEOUT,
@@ -52,35 +86,59 @@ def retry_policy() -> RetryPolicy:
     )
 
 
-def _default_provider_key() -> ProviderKey | None:
-    return ProviderKey.objects.filter(enabled=True).order_by("-is_default", "id").first()
-
-
 def demo_mode_active() -> bool:
-    return not settings.DASHSCOPE_API_KEY and _default_provider_key() is None
+    return not settings.DASHSCOPE_API_KEY and not enabled_providers()
 
 
-def upstream_resolve() -> ResolvedUpstream:
-    """Called once per generation, in a thread (it may hit the database)."""
+def key_target(provider: Provider, provider_key: ProviderKey) -> UpstreamTarget:
+    """The key's target: decrypted here, only when a request is about to be built."""
+    return UpstreamTarget(
+        base_url=provider.base_url,
+        api_key=decrypt_secret(provider_key.encrypted_key),
+        protocol=provider.protocol,
+        key_id=provider_key.pk,
+        **timeouts(),
+    )
+
+
+async def record_verdict(
+    target: UpstreamTarget, verdict: KeyVerdict, failure: Failure, rest_seconds: float
+) -> None:
+    if target.key_id is not None:
+        await db_async(provider_key_record_verdict)(
+            provider_key_id=target.key_id,
+            verdict=verdict,
+            failure=failure,
+            rest_seconds=rest_seconds,
+        )
+
+
+def upstream_resolve(model: str = DEFAULT_MODEL) -> ResolvedUpstream:
+    """Called once per generation, in a thread (it hits the database). Raises
+    services.ModelUnavailable when no enabled provider (or, without providers, MiniMax on
+    DashScope) offers `model`."""
+    providers = enabled_providers()
+    if model not in offered_models(providers):
+        raise services.ModelUnavailable(model=model)
     if settings.DASHSCOPE_API_KEY:
         target = UpstreamTarget(
-            base_url=settings.DASHSCOPE_BASE_URL, api_key=settings.DASHSCOPE_API_KEY, **_timeouts()
+            base_url=settings.DASHSCOPE_BASE_URL, api_key=settings.DASHSCOPE_API_KEY, **timeouts()
         )
-        return ResolvedUpstream(target=target, demo=False, retry_policy=retry_policy())
-    provider_key = _default_provider_key()
-    if provider_key is not None:
-        target = UpstreamTarget(
-            base_url=provider_key.base_url,
-            api_key=decrypt_secret(provider_key.encrypted_key),
-            **_timeouts(),
-        )
+        return ResolvedUpstream(KeyPool((target,)), demo=False, retry_policy=retry_policy())
+    if providers:
+        provider = next(p for p in providers if model in p.model_names())
+        targets = [key_target(provider, key) for key in keys_to_try(provider)]
         return ResolvedUpstream(
-            target=target,
+            KeyPool(targets, on_verdict=record_verdict),
             demo=False,
-            provider_key_id=provider_key.pk,
             retry_policy=retry_policy(),
+            send_reasoning=provider.send_reasoning,
         )
     target = UpstreamTarget(
-        base_url=DEMO_BASE_URL, api_key="offline-demo", transport=demo_transport(), **_timeouts()
+        base_url=DEMO_BASE_URLS[settings.OFFLINE_DEMO_PROTOCOL],
+        api_key="offline-demo",
+        transport=demo_transport(),
+        protocol=settings.OFFLINE_DEMO_PROTOCOL,
+        **timeouts(),
     )
-    return ResolvedUpstream(target=target, demo=True, retry_policy=retry_policy())
+    return ResolvedUpstream(KeyPool((target,)), demo=True, retry_policy=retry_policy())

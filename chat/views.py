@@ -11,7 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from chat.models import MODEL_CHOICES, Conversation
+from chat.models import Conversation
+from chat.providers.selection import offered_models
 from chat.selectors import conversation_get_for_user, conversation_list_for_user
 
 
@@ -26,7 +27,7 @@ def _chat_page(request: HttpRequest, active: Conversation | None) -> HttpRespons
     context = {
         "conversations": conversation_list_for_user(user=request.user),
         "active_conversation": active,
-        "model_choices": MODEL_CHOICES,
+        "model_choices": [(name, name) for name in offered_models()],
         "max_message_chars": settings.MAX_MESSAGE_CHARS,
     }
     return render(request, "chat/chat.html", context)

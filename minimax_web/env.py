@@ -22,6 +22,34 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+def env_secret(name: str, default: str = "") -> str:
+    """A secret from `name`, or from the file named by `name`_FILE (Docker and Kubernetes
+    secrets); setting both is an error, so nobody has to guess which one wins."""
+    file_name = f"{name}_FILE"
+    path = os.environ.get(file_name, "").strip()
+    if not path:
+        return env_str(name, default)
+    if os.environ.get(name, "").strip():
+        raise ImproperEnv(f"{name} and {file_name} are both set; set only one of them")
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ImproperEnv(f"{file_name}={path!r} cannot be read: {exc.strerror}") from exc
+
+
+def env_secret_list(name: str) -> list[str]:
+    """A comma-separated secret list, from `name` or `name`_FILE (commas or lines in the file)."""
+    raw = env_secret(name)
+    return [item.strip() for item in raw.replace("\n", ",").split(",") if item.strip()]
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env_str(name, default) or default
+    if value not in choices:
+        raise ImproperEnv(f"{name}={value!r} must be one of: {', '.join(choices)}")
+    return value
+
+
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":

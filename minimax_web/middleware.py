@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 # script-src 'self': no inline scripts or handlers anywhere. img-src has no remote hosts so
@@ -35,5 +36,8 @@ class ContentSecurityPolicyMiddleware:
         policy = CONTENT_SECURITY_POLICY
         if request.path.startswith("/admin/"):
             policy = policy.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+        if settings.SEARCH_SOURCE_ICONS:
+            # Site icons of web search sources (markdown.js still blocks every remote image).
+            policy = policy.replace("img-src 'self' data:", "img-src 'self' data: https:")
         response.headers.setdefault("Content-Security-Policy", policy)
         return response

@@ -16,9 +16,12 @@ from cryptography.fernet import Fernet
 
 from minimax_web.env import (
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
+    env_secret,
+    env_secret_list,
     env_str,
     local_secret,
     make_secret_key,
@@ -28,7 +31,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data"))).resolve()
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or local_secret(DATA_DIR / "secret.key", make_secret_key)
+# Each secret may come from a file instead (NAME_FILE, for Docker and Kubernetes secrets).
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY") or local_secret(
+    DATA_DIR / "secret.key", make_secret_key
+)
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
@@ -80,7 +86,7 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------
-DATABASE_URL = env_str("DATABASE_URL")
+DATABASE_URL = env_secret("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -206,12 +212,12 @@ USE_TZ = True
 
 # --- Secrets at rest ----------------------------------------------------------------------
 # Newest key first; older keys stay listed until `manage.py rotate_provider_keys` has run.
-FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [
+FIELD_ENCRYPTION_KEYS = env_secret_list("FIELD_ENCRYPTION_KEYS") or [
     local_secret(DATA_DIR / "field-encryption.key", lambda: Fernet.generate_key().decode())
 ]
 
 # --- Upstream (DashScope) ------------------------------------------------------------------
-DASHSCOPE_API_KEY = env_str("DASHSCOPE_API_KEY")
+DASHSCOPE_API_KEY = env_secret("DASHSCOPE_API_KEY")
 DASHSCOPE_BASE_URL = env_str(
     "DASHSCOPE_BASE_URL", "https://dashscope.aliyuncs.com/compatible-mode/v1"
 )
@@ -234,6 +240,13 @@ UPSTREAM_RETRY_MAX_DELAY = env_float("UPSTREAM_RETRY_MAX_DELAY", 20.0, minimum=0
 UPSTREAM_RETRY_BUDGET = env_float("UPSTREAM_RETRY_BUDGET", 60.0, minimum=0.0)
 # Demo pacing: tokens per second of the offline demo model.
 OFFLINE_DEMO_TPS = env_float("OFFLINE_DEMO_TPS", 40.0)
+# Which wire protocol the offline demo speaks (the native one also shows web search sources).
+OFFLINE_DEMO_PROTOCOL = env_choice(
+    "OFFLINE_DEMO_PROTOCOL", "openai_compat", ("openai_compat", "dashscope_native")
+)
+# Web search sources may carry a site icon on a remote host; loading it tells that host who
+# reads the answer, so the icons are shown only when an admin turns this on.
+SEARCH_SOURCE_ICONS = env_bool("SEARCH_SOURCE_ICONS", False)
 
 # --- Limits on what a client controls --------------------------------------------------------
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 100_000, minimum=1)

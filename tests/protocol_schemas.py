@@ -26,11 +26,13 @@ ERROR_CODES = {
     "too_many_generations",
     "subscribe_rate_limited",
     "shutting_down",
+    "model_unavailable",
     "internal_error",
 }
 STATUSES = {"streaming", "complete", "stopped", "failed", "interrupted"}
 
-CONVERSATION = {"id": INT, "title": STR, "model": STR, "updated_at": OPT_STR}
+CONVERSATION = {"id": INT, "title": STR, "model": STR, "search": BOOL, "updated_at": OPT_STR}
+SOURCE = {"index": INT, "title": STR, "url": STR, "site_name": STR, "icon": STR}
 MESSAGE_ERROR = {
     "code": STR,
     "message": STR,
@@ -63,6 +65,7 @@ MESSAGE = {
     "role": STR,
     "content": STR,
     "reasoning": STR,
+    "sources": [SOURCE],
     "status": STR,
     "finish_reason": STR,
     "model": STR,

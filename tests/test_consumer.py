@@ -97,7 +97,7 @@ async def test_it_streams_reasoning_then_answer_and_saves_them(alice):
         ('{"type": "send", "conversation_id": null}', "invalid_frame"),
         (
             '{"type": "send", "conversation_id": null, "content": "x", "model": "gpt-9"}',
-            "invalid_frame",
+            "model_unavailable",
         ),
     ],
 )

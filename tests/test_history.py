@@ -8,6 +8,7 @@ from chat.models import Conversation, Message
 from chat.selectors import history_for_upstream
 from chat.streaming.orchestration import _build_request
 from chat.upstream.protocols.openai_compat import OpenAICompatProtocol
+from chat.upstream_config import upstream_resolve
 
 pytestmark = pytest.mark.django_db
 
@@ -68,7 +69,7 @@ def test_the_request_carries_the_conversation_settings(alice):
     _add(conversation, "user", "hi")
     pending = _add(conversation, "assistant", status="streaming")
 
-    body = OpenAICompatProtocol().body(_build_request(conversation, pending))
+    body = OpenAICompatProtocol().body(_build_request(conversation, pending, upstream_resolve()))
 
     assert body["model"] == "MiniMax-M2.1"
     assert body["temperature"] == 0.7
@@ -76,3 +77,38 @@ def test_the_request_carries_the_conversation_settings(alice):
     assert body["presence_penalty"] == 0.0
     assert body["max_tokens"] == 512
     assert "thinking_budget" not in body and "enable_thinking" not in body
+    assert "enable_search" not in body
+
+
+def test_earlier_reasoning_goes_back_only_when_the_provider_asks_for_it(alice):
+    conversation = _conversation(alice)
+    _add(conversation, "user", "question")
+    _add(conversation, "assistant", "answer", reasoning="thoughts", status="complete")
+    pending = _add(conversation, "assistant", status="streaming")
+
+    without = history_for_upstream(conversation=conversation, before_id=pending.pk)
+    with_it = history_for_upstream(
+        conversation=conversation, before_id=pending.pk, with_reasoning=True
+    )
+
+    assert without[1] == {"role": "assistant", "content": "answer"}
+    assert with_it[1] == {
+        "role": "assistant",
+        "content": "answer",
+        "reasoning_content": "thoughts",
+    }
+
+
+def test_web_search_goes_out_with_the_native_options_only_on_the_native_protocol(alice, settings):
+    conversation = _conversation(alice, enable_search=True)
+    _add(conversation, "user", "hi")
+    pending = _add(conversation, "assistant", status="streaming")
+
+    compat = _build_request(conversation, pending, upstream_resolve())
+    settings.OFFLINE_DEMO_PROTOCOL = "dashscope_native"
+    native = _build_request(conversation, pending, upstream_resolve())
+
+    assert (compat.enable_search, dict(compat.search_options)) == (True, {})
+    assert native.enable_search is True
+    assert native.search_options["enable_source"] is True
+    assert native.search_options["enable_citation"] is True

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from chat.crypto import KeyDecryptionError, decrypt_secret
-from chat.models import ProviderKey
+from chat.models import Provider, ProviderKey
 from chat.upstream_config import upstream_resolve
 
 pytestmark = pytest.mark.django_db
@@ -16,13 +16,17 @@ pytestmark = pytest.mark.django_db
 SECRET = "sk-abcdefghijklmnop1234"
 
 
+def _provider() -> Provider:
+    return Provider.objects.get_or_create(name="DashScope Beijing")[0]
+
+
 def _add_key_in_admin(client, **extra) -> ProviderKey:
     data = {
+        "provider": _provider().pk,
         "name": "Team key",
-        "base_url": "https://dashscope.aliyuncs.com/compatible-mode/v1",
         "api_key": SECRET,
+        "priority": 1,
         "enabled": "on",
-        "is_default": "on",
         **extra,
     }
     response = client.post("/admin/chat/providerkey/add/", data)
@@ -50,7 +54,13 @@ def test_saving_without_a_new_key_keeps_the_old_one(client, admin_user_):
     key = _add_key_in_admin(client)
     response = client.post(
         f"/admin/chat/providerkey/{key.pk}/change/",
-        {"name": "Renamed", "base_url": key.base_url, "api_key": "", "enabled": "on"},
+        {
+            "provider": key.provider_id,
+            "name": "Renamed",
+            "priority": 1,
+            "api_key": "",
+            "enabled": "on",
+        },
     )
     assert response.status_code == 302
     key.refresh_from_db()
@@ -62,7 +72,13 @@ def test_a_new_entry_without_a_key_is_refused(client, admin_user_):
     client.force_login(admin_user_)
     response = client.post(
         "/admin/chat/providerkey/add/",
-        {"name": "Empty", "base_url": "https://x.example/v1", "api_key": "", "enabled": "on"},
+        {
+            "provider": _provider().pk,
+            "name": "Empty",
+            "priority": 1,
+            "api_key": "",
+            "enabled": "on",
+        },
     )
     assert response.status_code == 200
     assert "An API key is required" in response.content.decode()
@@ -76,6 +92,7 @@ def test_an_admin_key_is_used_when_the_environment_has_none(client, admin_user_,
     resolved = upstream_resolve()
     assert resolved.demo is False
     assert resolved.target.api_key == SECRET
+    assert resolved.target.base_url == "https://dashscope.aliyuncs.com/compatible-mode/v1"
     assert SECRET not in repr(resolved.target)
 
 

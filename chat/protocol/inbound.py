@@ -7,7 +7,7 @@ import json
 
 from django.conf import settings
 
-from chat.models import DEFAULT_MODEL, MODEL_CHOICES
+from chat.models import DEFAULT_MODEL
 from chat.protocol.texts import protocol_text
 
 
@@ -82,16 +82,25 @@ def _optional_str(frame: dict, name: str, max_length: int) -> str | None:
     return value
 
 
+def _optional_bool(frame: dict, name: str) -> bool | None:
+    value = frame.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise FrameError(
+            "invalid_frame", frame.get("type"), detail=f"'{name}' must be true or false."
+        )
+    return value
+
+
 def _send(frame: dict) -> dict:
+    # Whether a provider offers the model is checked when the answer starts (model_unavailable).
     model = _optional_str(frame, "model", 64) or DEFAULT_MODEL
-    if model not in dict(MODEL_CHOICES):
-        raise FrameError("invalid_frame", "send", detail=f"Unknown model '{model}'.")
     return {
         "type": "send",
         "conversation_id": _int_id(frame, "conversation_id", nullable=True),
         "content": _content(frame),
         "client_id": _optional_str(frame, "client_id", 64),
         "model": model,
+        "search": _optional_bool(frame, "search"),
     }
 
 

@@ -29,6 +29,10 @@ PROTOCOL_TEXTS: dict[str, str] = {
     ),
     "subscribe_rate_limited": "Too many conversation loads at once. Wait a moment.",
     "shutting_down": "The server is restarting. Send your message again in a few seconds.",
+    "model_unavailable": (
+        "No enabled provider offers the model {model}. Pick another model or ask an "
+        "administrator to enable it."
+    ),
     "internal_error": "The server failed to handle that request.",
 }
 
@@ -182,6 +186,19 @@ RETRY_REASONS: dict[str, str] = {
 }
 
 _FALLBACK = "Something went wrong ({code})."
+# Provider admin: the test-connection result and a key's health, from stored facts.
+PROVIDER_TEXTS: dict[str, str] = {
+    "connection_ok": "Connection works: {model} answered in {milliseconds} ms, {tokens} tokens.",
+    "connection_ok_no_usage": "Connection works: {model} answered in {milliseconds} ms.",
+    "connection_failed": "Connection failed{http}: {failure}",
+    "connection_no_answer": "Connection failed: the stream ended without an answer.",
+    "connection_no_key": "No enabled key to test.",
+    "key_healthy": "Healthy",
+    "key_unhealthy": "Unhealthy since {since}: {failure}",
+    "key_resting": "Resting until {until} (throttled by the upstream)",
+    "key_disabled": "Disabled",
+}
+
 _FAILURE_FALLBACK = "The answer failed because of an unexpected error.{quote}"
 _RETRY_FALLBACK = "DashScope request failed"
 MAX_QUOTED_CHARS = 200
@@ -236,6 +253,10 @@ def failure_text(kind: str, code: str, params: Mapping[str, Any] | None = None) 
         "status": params.get("status", "?"),
     }
     return f"{_fill(template or _FAILURE_FALLBACK, values)} ({code})"
+
+
+def provider_text(code: str, params: Mapping[str, Any] | None = None) -> str:
+    return _fill(PROVIDER_TEXTS[code], params or {})
 
 
 def retrying_text(

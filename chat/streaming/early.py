@@ -45,7 +45,7 @@ class EarlyUpstream:
 
     async def _read(self) -> None:
         events = stream_chat_with_retries(
-            self._request, self._resolved.target, self._resolved.retry_policy
+            self._request, self._resolved.pool, self._resolved.retry_policy
         )
         try:
             async with contextlib.aclosing(events):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 
@@ -27,6 +28,7 @@ from chat.protocol.outbound import (
     retrying_frame,
     retrying_state,
 )
+from chat.providers.health import provider_key_record_use
 from chat.serializers import message_to_dict
 from chat.streaming import registry
 from chat.streaming.early import EarlyUpstream
@@ -39,6 +41,7 @@ from chat.upstream import (
     ReasoningDelta,
     ResponseStarted,
     Retrying,
+    SearchResults,
     Usage,
     stream_chat_with_retries,
 )
@@ -77,6 +80,8 @@ class Generation:
         self._first_reasoning_ms: int | None = None
         self._first_answer_ms: int | None = None
         self._request_id = ""
+        self._provider_key_id: int | None = None
+        self._sources: list[dict] = []
         self._usage: Usage | None = None
         self._finish: Finish | None = None
         self._failure: Failure | None = None
@@ -107,6 +112,8 @@ class Generation:
             "first_answer_ms": self._first_answer_ms,
             "reasoning_ms": self._reasoning_ms(),
             "request_id": self._request_id,
+            "provider_key_id": self._provider_key_id,
+            "search_sources": self._sources,
         }
 
     def snapshot(self) -> dict:
@@ -118,6 +125,7 @@ class Generation:
             **self._base,
             "content": fields["content"],
             "reasoning": fields["reasoning"],
+            "sources": self._sources,
             "seq": self.seq,
             "timings": {
                 "first_reasoning_ms": self._first_reasoning_ms,
@@ -168,6 +176,9 @@ class Generation:
             self._pending_content.append(event.text)
         elif isinstance(event, ResponseStarted):
             self._request_id = event.request_id or ""
+            self._provider_key_id = event.key_id
+        elif isinstance(event, SearchResults):
+            self._sources = [dataclasses.asdict(source) for source in event.sources]
         elif isinstance(event, Usage):
             self._usage = event
         elif isinstance(event, Finish):
@@ -180,7 +191,7 @@ class Generation:
             self._early.events()
             if self._early is not None
             else stream_chat_with_retries(
-                self.request, self.resolved.target, self.resolved.retry_policy
+                self.request, self.resolved.pool, self.resolved.retry_policy
             )
         )
         async with contextlib.aclosing(events):
@@ -329,6 +340,8 @@ class Generation:
         fields = self._final_fields()
         fields["stream_seq"] = self.seq
         message = await self._save_final(fields)
+        if self._provider_key_id is not None:
+            await db_async(provider_key_record_use)(provider_key_id=self._provider_key_id)
         self.final = message_to_dict(message)
         frame = end_frame(
             conversation_id=self.conversation_id,

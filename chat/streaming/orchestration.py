@@ -30,13 +30,20 @@ from chat.upstream import ChatRequest
 from chat.upstream_config import ResolvedUpstream, upstream_resolve
 
 
-def _build_request(conversation: Conversation, assistant: Message) -> ChatRequest:
-    return _chat_request(
-        conversation, history_for_upstream(conversation=conversation, before_id=assistant.pk)
+def _build_request(
+    conversation: Conversation, assistant: Message, resolved: ResolvedUpstream
+) -> ChatRequest:
+    history = history_for_upstream(
+        conversation=conversation,
+        before_id=assistant.pk,
+        with_reasoning=resolved.send_reasoning,
     )
+    return _chat_request(conversation, history, resolved)
 
 
-def _chat_request(conversation: Conversation, messages: list[dict]) -> ChatRequest:
+def _chat_request(
+    conversation: Conversation, messages: list[dict], resolved: ResolvedUpstream
+) -> ChatRequest:
     return ChatRequest(
         model=conversation.model,
         messages=messages,
@@ -44,6 +51,8 @@ def _chat_request(conversation: Conversation, messages: list[dict]) -> ChatReque
         top_p=conversation.top_p,
         presence_penalty=conversation.presence_penalty,
         max_tokens=conversation.max_tokens,
+        enable_search=conversation.enable_search,
+        search_options=resolved.search_options() if conversation.enable_search else {},
     )
 
 
@@ -63,20 +72,24 @@ class PreparedSend:
     early: EarlyUpstream | None = None
 
 
-def _prepare_send(conversation: Conversation, text: str) -> PreparedSend:
+def _prepare_send(conversation: Conversation, text: str, search: bool | None) -> PreparedSend:
     _refuse_while_draining()
-    resolved = upstream_resolve()
+    resolved = upstream_resolve(conversation.model)
+    services.conversation_set_search(conversation=conversation, search=search)
     sent = services.message_send(conversation=conversation, text=text, demo=resolved.demo)
     return PreparedSend(
-        conversation, sent, _build_request(conversation, sent.assistant_message), resolved
+        conversation,
+        sent,
+        _build_request(conversation, sent.assistant_message, resolved),
+        resolved,
     )
 
 
 def _prepare_retry(message: Message) -> tuple[Message, ChatRequest, ResolvedUpstream]:
     _refuse_while_draining()
-    resolved = upstream_resolve()
+    resolved = upstream_resolve(message.conversation.model)
     message = services.message_reset_for_retry(message=message, demo=resolved.demo)
-    return message, _build_request(message.conversation, message), resolved
+    return message, _build_request(message.conversation, message, resolved), resolved
 
 
 def _prepare_new_conversation(
@@ -84,6 +97,7 @@ def _prepare_new_conversation(
     session_key: str | None,
     text: str,
     model: str,
+    search: bool,
     on_loop: Callable[[Callable[[], None]], object],
 ) -> PreparedSend:
     _refuse_while_draining()
@@ -91,18 +105,20 @@ def _prepare_new_conversation(
     # token waits for this call (docs/architecture.md, "The first text goes out at once").
     if not revocation.session_is_valid(session_key=session_key, user_id=owner.pk):
         raise services.SessionEnded
-    resolved = upstream_resolve()
+    resolved = upstream_resolve(model)
     early: EarlyUpstream | None = None
     try:
         # One transaction: a refused first message leaves no empty conversation behind.
         with transaction.atomic():
             services.generation_start_record(user_id=owner.pk)
-            conversation = services.conversation_build(owner=owner, first_text=text, model=model)
+            conversation = services.conversation_build(
+                owner=owner, first_text=text, model=model, search=search
+            )
             # Admitted (the start is counted under the user's row lock), and a new
             # conversation's history is its first message: the request can go out now, while
             # the messages are written.
             request = _chat_request(
-                conversation, first_messages(conversation=conversation, text=text)
+                conversation, first_messages(conversation=conversation, text=text), resolved
             )
             early = EarlyUpstream(request, resolved)
             on_loop(early.start)
@@ -118,14 +134,21 @@ def _prepare_new_conversation(
 
 
 async def conversation_start(
-    *, owner: AbstractBaseUser, session_key: str | None, text: str, model: str
+    *,
+    owner: AbstractBaseUser,
+    session_key: str | None,
+    text: str,
+    model: str,
+    search: bool = False,
 ) -> PreparedSend:
     """Create a conversation with its first message and streaming answer, in one database
     round trip that also re-checks the socket's session. The caller joins the conversation's
     group, then calls generation_launch. Raises services.SessionEnded, services.ShuttingDown,
-    services.RateLimited or services.TooManyGenerations."""
+    services.RateLimited, services.TooManyGenerations or services.ModelUnavailable."""
     on_loop = asyncio.get_running_loop().call_soon_threadsafe
-    prepared = await db_async(_prepare_new_conversation)(owner, session_key, text, model, on_loop)
+    prepared = await db_async(_prepare_new_conversation)(
+        owner, session_key, text, model, search, on_loop
+    )
     registry.mark_starting(prepared.conversation.pk)
     return prepared
 
@@ -165,16 +188,17 @@ async def generation_launch(prepared: PreparedSend) -> None:
         )
     finally:
         registry.unmark_starting(conversation_id)
-    await _record_key_use(prepared.resolved)
 
 
-async def generation_send(*, conversation: Conversation, text: str) -> services.SentMessage:
+async def generation_send(
+    *, conversation: Conversation, text: str, search: bool | None = None
+) -> services.SentMessage:
     """Store the user's text and start streaming the answer. Raises services.ConversationBusy,
     services.ShuttingDown, services.RateLimited or services.TooManyGenerations."""
     # Until the task is registered, snapshots must not take the new streaming row for dead.
     registry.mark_starting(conversation.pk)
     try:
-        prepared = await db_async(_prepare_send)(conversation, text)
+        prepared = await db_async(_prepare_send)(conversation, text, search)
     except BaseException:
         registry.unmark_starting(conversation.pk)
         raise
@@ -195,13 +219,7 @@ async def generation_retry(*, message: Message) -> Message:
         registry.register(Generation(assistant=message, request=request, resolved=resolved))
     finally:
         registry.unmark_starting(message.conversation_id)
-    await _record_key_use(resolved)
     return message
-
-
-async def _record_key_use(resolved: ResolvedUpstream) -> None:
-    if resolved.provider_key_id is not None:
-        await db_async(services.provider_key_record_use)(provider_key_id=resolved.provider_key_id)
 
 
 async def generation_stop(*, conversation: Conversation) -> None:
