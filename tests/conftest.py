@@ -93,6 +93,25 @@ async def sockets():
             await communicator.disconnect()
 
 
+UPSTREAM_PROTOCOLS = ("openai_compat", "dashscope_native")
+
+
+@pytest.fixture(params=UPSTREAM_PROTOCOLS)
+def upstream_protocol(request, settings) -> str:
+    """Run the test once per wire protocol: the offline demo transport (the fake upstream
+    in-process) then speaks it, and so does the app's client."""
+    settings.OFFLINE_DEMO_PROTOCOL = request.param
+    return request.param
+
+
+def upstream_code(error_name: str, protocol: str) -> str:
+    """The code the fake sends for its error `error_name` on `protocol`."""
+    from chat.fakeupstream.scenarios import ERRORS
+
+    spec = ERRORS[error_name]
+    return spec.native_code if protocol == "dashscope_native" else spec.code
+
+
 @pytest.fixture(autouse=True)
 def _fast_upstream_retries(settings):
     # Automatic retries wait seconds in production; tests that hit a 429 or 503 must not.

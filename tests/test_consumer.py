@@ -1,5 +1,6 @@
 """Consumer tests through the real ASGI application (websocket → consumer → generation →
-upstream client → offline demo transport, which speaks the fake upstream's protocol)."""
+upstream client → offline demo transport, which speaks the fake upstream's protocol). The
+streaming tests run once per wire protocol (the `upstream_protocol` fixture)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from chat.models import Conversation, Message
+from tests.conftest import upstream_code
 from tests.wsclient import Transcript, connect, receive, receive_type, run_until_end, send
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -54,6 +56,7 @@ async def test_it_closes_an_anonymous_socket():
     assert output == {"type": "websocket.close", "code": 4401}
 
 
+@pytest.mark.usefixtures("upstream_protocol")
 async def test_it_streams_reasoning_then_answer_and_saves_them(alice):
     communicator, _ = await connect(alice)
     transcript, frames = await _start_new_chat(
@@ -164,6 +167,7 @@ async def test_it_never_lets_a_user_retry_another_users_message(alice, bob):
     await bobs[0].disconnect()
 
 
+@pytest.mark.usefixtures("upstream_protocol")
 async def test_stop_keeps_the_partial_text(alice):
     communicator, _ = await connect(alice)
     transcript, frames = await _start_new_chat(communicator, f"Write a lot {SLOW}")
@@ -183,6 +187,7 @@ async def test_stop_keeps_the_partial_text(alice):
     await communicator.disconnect()
 
 
+@pytest.mark.usefixtures("upstream_protocol")
 async def test_a_second_message_while_streaming_is_refused_as_busy(alice):
     communicator, _ = await connect(alice)
     transcript, frames = await _start_new_chat(communicator, f"Long one {SLOW}")
@@ -197,6 +202,7 @@ async def test_a_second_message_while_streaming_is_refused_as_busy(alice):
     await communicator.disconnect()
 
 
+@pytest.mark.usefixtures("upstream_protocol")
 async def test_a_socket_that_subscribes_mid_stream_misses_nothing_and_doubles_nothing(alice):
     first, _ = await connect(alice)
     transcript, frames = await _start_new_chat(
@@ -225,7 +231,8 @@ async def test_a_socket_that_subscribes_mid_stream_misses_nothing_and_doubles_no
     await second.disconnect()
 
 
-async def test_an_upstream_error_is_stored_and_shown_with_its_code(alice):
+async def test_an_upstream_error_is_stored_and_shown_with_its_code(alice, upstream_protocol):
+    code = upstream_code("limit_requests", upstream_protocol)
     communicator, _ = await connect(alice)
     transcript, _frames = await _start_new_chat(
         communicator, "[[fake tps=0 error=limit_requests]] hi"
@@ -233,15 +240,16 @@ async def test_an_upstream_error_is_stored_and_shown_with_its_code(alice):
     end = await run_until_end(communicator, transcript)
     final = end["message"]
     assert final["status"] == "failed"
-    assert final["error"]["code"] == "limit_requests"
+    assert final["error"]["code"] == code
     assert final["error"]["status"] == 429
     assert final["error"]["retryable"] is True
-    assert "(limit_requests)" in final["error"]["message"]
+    assert f"({code})" in final["error"]["message"]
     stored = await _message(final["id"])
-    assert stored.error_code == "limit_requests"
+    assert stored.error_code == code
     await communicator.disconnect()
 
 
+@pytest.mark.usefixtures("upstream_protocol")
 async def test_retry_streams_the_last_answer_again_under_the_same_id(alice):
     communicator, _ = await connect(alice)
     transcript, _frames = await _start_new_chat(communicator, f"Retry me {FAST}")

@@ -1,16 +1,18 @@
-"""Every upstream fault of docs/reliability.md, end to end: the real ASGI app, consumer,
-generation and upstream client, with the offline demo transport speaking the fake upstream's
-bytes (a `[[fake …]]` directive in the prompt picks the fault). For each fault the test checks
-what the user is shown (the `end` frame: status, error code, HTTP status, whether Retry is
-offered, the words from chat/protocol/texts.py, the text kept) and what is stored (the Message
-row), and that the text the client assembled from its frames is exactly the stored text and
-exactly the part of the fake's answer that was sent before the fault.
+"""Every upstream fault of docs/reliability.md, end to end, on both wire protocols: the real
+ASGI app, consumer, generation and upstream client, with the offline demo transport speaking
+the fake upstream's bytes (a `[[fake …]]` directive in the prompt picks the fault). For each
+fault the test checks what the user is shown (the `end` frame: status, error code, HTTP status,
+whether Retry is offered, the words from chat/protocol/texts.py, the text kept) and what is
+stored (the Message row), and that the text the client assembled from its frames is exactly the
+stored text and exactly the part of the fake's answer that was sent before the fault.
 
 A few faults the fake cannot produce (a connection reset, a 200 that is not a stream) come from
 a small transport in this file that wraps or replaces the demo transport."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from asgiref.sync import sync_to_async
 from chat import upstream_config
 from chat.models import Message
 from chat.protocol.texts import FAILURE_TEXTS
+from tests.conftest import upstream_code
 from tests.fake_answers import fake_answer
 from tests.wsclient import Transcript, receive_type, run_until_end, send
 
@@ -319,10 +322,21 @@ def _check(fault: Fault, text: str, transcript: Transcript, end: dict, stored: M
         assert stored.error_params.get("retry_after") == fault.retry_after
 
 
+def _on_protocol(fault: Fault, protocol: str) -> Fault:
+    """The row as `protocol` shows it: an error frame in the native shape (always, on the native
+    protocol) carries the fake's native code for its error."""
+    error = re.search(r"error=(\w+)", fault.directive)
+    if error is None or fault.code is None:
+        return fault
+    wire = "dashscope_native" if "shape=event" in fault.directive else protocol
+    return dataclasses.replace(fault, code=upstream_code(error.group(1), wire))
+
+
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
 async def test_an_upstream_fault_ends_the_answer_as_the_matrix_says(
-    sockets, alice, settings, fault
+    sockets, alice, settings, fault, upstream_protocol
 ):
+    fault = _on_protocol(fault, upstream_protocol)
     for name, value in fault.settings.items():
         setattr(settings, name, value)
     key = uuid.uuid4().hex
