@@ -48,6 +48,11 @@ MAX_TOKENS_LIMIT = 32768
 COMPAT = "openai_compat"
 NATIVE = "dashscope_native"
 NATIVE_PATH = "/services/aigc/text-generation/generation"
+# Keys the fake refuses as DashScope would, for testing key pools: the key's prefix picks the
+# error (a throttled key is told to come back after KEY_RETRY_AFTER seconds).
+KEY_ERRORS = {"sk-fake-bad": "invalid_api_key", "sk-fake-owes": "arrearage"}
+THROTTLED_KEY = "sk-fake-busy"
+KEY_RETRY_AFTER = 30
 _SPLIT_PAUSE = 0.005  # so the two halves of a split character reach the client separately
 
 
@@ -117,6 +122,9 @@ async def respond(
         return _error_response(ERRORS["not_found"], request_id, message=f"Not found: {route}")
     if method != "POST":
         return _error_response(ERRORS["method_not_allowed"], request_id, protocol=protocol)
+    refused = _refused_key(headers, request_id, protocol)
+    if refused is not None:
+        return refused
     try:
         request, scenario = _parse(headers, body, base, protocol)
     except _Reject as reject:
@@ -212,6 +220,23 @@ def _check_messages(
     if not any(isinstance(m, dict) and m.get("role") == "user" for m in messages):
         raise _Reject("no_user_message")
     return messages, scenario
+
+
+def _bearer_key(headers: Mapping[str, str]) -> str:
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    return value.partition(" ")[2].strip()
+
+
+def _refused_key(headers: Mapping[str, str], request_id: str, protocol: str) -> FakeResponse | None:
+    key = _bearer_key(headers)
+    if key.startswith(THROTTLED_KEY):
+        response = _error_response(ERRORS["limit_requests"], request_id, protocol=protocol)
+        response.headers.append(("retry-after", str(KEY_RETRY_AFTER)))
+        return response
+    error = next((e for prefix, e in KEY_ERRORS.items() if key.startswith(prefix)), None)
+    if error is None:
+        return None
+    return _error_response(ERRORS[error], request_id, protocol=protocol)
 
 
 def _check_auth(headers: Mapping[str, str]) -> None:

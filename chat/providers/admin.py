@@ -18,6 +18,38 @@ from chat.providers.connection import connection_test
 from chat.providers.health import provider_keys_reenable
 
 
+class ProviderForm(forms.ModelForm):
+    custom_base_url = forms.URLField(
+        label="Custom base URL",
+        required=False,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
+        help_text=Provider._meta.get_field("custom_base_url").help_text,
+    )
+
+    class Meta:
+        model = Provider
+        fields = (
+            "name",
+            "protocol",
+            "endpoint",
+            "custom_base_url",
+            "offered_models",
+            "send_reasoning",
+            "enabled",
+            "is_default",
+        )
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        custom = cleaned.get("endpoint") == Provider.Endpoint.CUSTOM
+        if custom and not cleaned.get("custom_base_url"):
+            self.add_error("custom_base_url", "A custom endpoint needs its base URL.")
+        if not custom and cleaned.get("custom_base_url"):
+            self.add_error("custom_base_url", "Only a custom endpoint takes a base URL.")
+        return cleaned
+
+
 class ProviderKeyForm(forms.ModelForm):
     api_key = forms.CharField(
         label="API key",
@@ -101,18 +133,10 @@ class ProviderKeyInline(admin.TabularInline):
 
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
+    form = ProviderForm
     list_display = ("name", "protocol", "endpoint", "base_url", "enabled", "is_default", "keys")
     list_filter = ("protocol", "endpoint", "enabled")
-    fields = (
-        "name",
-        "protocol",
-        "endpoint",
-        "custom_base_url",
-        "offered_models",
-        "send_reasoning",
-        "enabled",
-        "is_default",
-    )
+    fields = ProviderForm.Meta.fields
     inlines = [ProviderKeyInline]
     actions = ["test_connection"]
 
