@@ -90,6 +90,18 @@ def demo_mode_active() -> bool:
     return not settings.DASHSCOPE_API_KEY and not enabled_providers()
 
 
+def search_sources_available(model: str) -> bool:
+    """Whether web search on `model` comes back with its sources: only DashScope's native
+    protocol returns them (docs/upstream-protocol.md §4)."""
+    if settings.DASHSCOPE_API_KEY:
+        return False  # the environment key speaks the OpenAI-compatible protocol
+    providers = enabled_providers()
+    if not providers:
+        return settings.OFFLINE_DEMO_PROTOCOL == DASHSCOPE_NATIVE
+    provider = next((p for p in providers if model in p.model_names()), None)
+    return provider is not None and provider.protocol == DASHSCOPE_NATIVE
+
+
 def key_target(provider: Provider, provider_key: ProviderKey) -> UpstreamTarget:
     """The key's target: decrypted here, only when a request is about to be built."""
     return UpstreamTarget(

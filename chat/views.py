@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 from chat.models import Conversation
 from chat.providers.selection import offered_models
 from chat.selectors import conversation_get_for_user, conversation_list_for_user
+from chat.upstream_config import search_sources_available
 
 
 def _get_conversation_for_user(request: HttpRequest, conversation_id: int) -> Conversation:
@@ -24,10 +25,13 @@ def _get_conversation_for_user(request: HttpRequest, conversation_id: int) -> Co
 
 
 def _chat_page(request: HttpRequest, active: Conversation | None) -> HttpResponse:
+    models = offered_models()
     context = {
         "conversations": conversation_list_for_user(user=request.user),
         "active_conversation": active,
-        "model_choices": [(name, name) for name in offered_models()],
+        "model_choices": [(name, name) for name in models],
+        "search_sources": search_sources_available(active.model if active else models[0]),
+        "source_icons": settings.SEARCH_SOURCE_ICONS,
         "max_message_chars": settings.MAX_MESSAGE_CHARS,
     }
     return render(request, "chat/chat.html", context)

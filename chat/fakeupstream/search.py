@@ -67,7 +67,7 @@ def cited_pieces(search: SearchRequest | None) -> list[str]:
     if search is None or not search.enable_citation:
         return []
     marks = [search.citation_format.replace("<number>", str(r["index"])) for r in SEARCH_RESULTS]
-    return ["\n\n", "Sources", " on", " the", " web", " agree", marks[0], marks[1], ".", *marks[2:]]
+    return ["\n\n", "Sources", " on", " the", " web", " agree", *marks, "."]
 
 
 def search_info(search: SearchRequest | None) -> dict[str, Any] | None:

@@ -195,6 +195,7 @@ PROVIDER_TEXTS: dict[str, str] = {
     "connection_no_key": "No enabled key to test.",
     "key_healthy": "Healthy",
     "key_unhealthy": "Unhealthy since {since}: {failure}",
+    "key_unhealthy_short": "Unhealthy since {since} ({code})",
     "key_resting": "Resting until {until} (throttled by the upstream)",
     "key_disabled": "Disabled",
 }

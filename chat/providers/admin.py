@@ -29,6 +29,7 @@ class ProviderForm(forms.ModelForm):
 
     class Meta:
         model = Provider
+        widgets = {"offered_models": forms.Textarea(attrs={"rows": 3, "cols": 40})}
         fields = (
             "name",
             "protocol",
@@ -81,16 +82,21 @@ class ProviderKeyForm(forms.ModelForm):
         return provider_key
 
 
-def key_health(provider_key: ProviderKey) -> str:
+def key_health(provider_key: ProviderKey, *, short: bool = False) -> str:
+    """The key's health in words; `short` names the code instead of explaining it."""
     if not provider_key.enabled:
         return provider_text("key_disabled")
     if provider_key.unhealthy_since is not None:
+        since = date_format(timezone.localtime(provider_key.unhealthy_since), "DATETIME_FORMAT")
+        if short:
+            return provider_text(
+                "key_unhealthy_short", {"since": since, "code": provider_key.unhealthy_code}
+            )
         failure = failure_text(
             provider_key.unhealthy_kind,
             provider_key.unhealthy_code,
             {"upstream_message": provider_key.unhealthy_message},
         )
-        since = date_format(timezone.localtime(provider_key.unhealthy_since), "DATETIME_FORMAT")
         return provider_text("key_unhealthy", {"since": since, "failure": failure})
     if provider_key.resting_until is not None and provider_key.resting_until > timezone.now():
         until = date_format(timezone.localtime(provider_key.resting_until), "TIME_FORMAT")
@@ -118,8 +124,8 @@ class ProviderKeyInline(admin.TabularInline):
     model = ProviderKey
     form = ProviderKeyForm
     extra = 0
-    fields = ("name", "api_key", "masked_key", "priority", "enabled", "health", "request_count")
-    readonly_fields = ("masked_key", "health", "request_count")
+    fields = ("name", "api_key", "masked_key", "priority", "enabled", "health")
+    readonly_fields = ("masked_key", "health")
     show_change_link = True
 
     @admin.display(description="Key")
@@ -167,9 +173,8 @@ class ProviderKeyAdmin(admin.ModelAdmin):
         "masked_key",
         "priority",
         "enabled",
-        "health",
+        "health_summary",
         "request_count",
-        "last_used_at",
     )
     list_filter = ("provider", "enabled")
     list_select_related = ("provider",)
@@ -203,6 +208,10 @@ class ProviderKeyAdmin(admin.ModelAdmin):
     @admin.display(description="Health")
     def health(self, obj: ProviderKey) -> str:
         return key_health(obj)
+
+    @admin.display(description="Health")
+    def health_summary(self, obj: ProviderKey) -> str:
+        return key_health(obj, short=True)
 
     @admin.action(description="Test connection")
     def test_connection(self, request: HttpRequest, queryset: QuerySet[ProviderKey]) -> None:

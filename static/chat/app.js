@@ -2,6 +2,7 @@
 // Server data arrives through data-* attributes on <body> (no inline scripts under the CSP).
 
 import { MessageList } from "./messages.js";
+import { SearchToggle } from "./search.js";
 import { ChatSocket } from "./socket.js";
 
 const RESYNC_WAIT_MS = 3000;
@@ -21,6 +22,8 @@ const config = {
   maxChars: Number(body.dataset.maxMessageChars) || 100000,
   urlTemplate: body.dataset.conversationUrlTemplate || "/c/0/",
   loginUrl: body.dataset.loginUrl || "/login/",
+  searchSources: body.dataset.searchSources === "true",
+  sourceIcons: body.dataset.sourceIcons === "true",
 };
 
 const dom = {
@@ -50,6 +53,8 @@ const dom = {
   composerState: $("#composer-state"),
   modelPicker: $("#model-picker"),
   modelPickerWrap: $("#model-picker-wrap"),
+  searchToggle: $("#search-toggle"),
+  searchNote: $("#search-note"),
   toasts: $("#toasts"),
 };
 
@@ -125,7 +130,12 @@ dom.pill.addEventListener("click", () => scrollToBottom(true));
 
 const socket = new ChatSocket(config.wsPath);
 
+const search = new SearchToggle(dom.searchToggle, dom.searchNote, {
+  sourcesAvailable: config.searchSources,
+});
+
 const list = new MessageList(dom.messages, {
+  sourceIcons: config.sourceIcons,
   onChange: () => {
     onContentChange();
     refreshComposer();
@@ -187,6 +197,7 @@ function onFrame(frame) {
       resyncWanted = false;
       dom.loading.hidden = true;
       showConversation(frame.conversation);
+      search.set(Boolean(frame.conversation.search));
       const newest = frame.messages || [];
       const olderShown = list.size > 0 && list.firstId() < (newest[0]?.id ?? Infinity);
       list.load(frame.messages || []);
@@ -388,6 +399,7 @@ function submit() {
   const clientId = newClientId();
   const frame = { type: "send", conversation_id: conversationId, content, client_id: clientId };
   if (conversationId === null && dom.modelPicker) frame.model = dom.modelPicker.value;
+  frame.search = search.on;
   if (!socket.send(frame)) {
     toast("Not connected yet. Your message is still in the box.");
     return;

@@ -6,6 +6,7 @@
 // An `end` carries the whole final message, so it replaces our copy whatever came before.
 
 import { MarkdownView, copyButton, copyWithFeedback } from "./markdown.js";
+import { linkCitations, sourcesList } from "./sources.js";
 import { ThinkingSection } from "./thinking.js";
 
 const RENDER_INTERVAL_MS = 100;
@@ -43,6 +44,7 @@ function normalise(message, seq) {
     role: message.role,
     content: message.content || "",
     reasoning: message.reasoning || "",
+    sources: Array.isArray(message.sources) ? message.sources : [],
     status: message.status || "complete",
     finish_reason: message.finish_reason || "",
     model: message.model || "",
@@ -348,6 +350,7 @@ export class MessageList {
 
     this.syncThinking(entry, true);
     entry.view.render(m.content);
+    this.syncSources(entry);
     this.syncPending(entry);
     this.syncRetrying(entry);
 
@@ -391,6 +394,16 @@ export class MessageList {
       ms = m.status === "streaming" ? performance.now() - entry.startedAt : m.timings.total_ms;
     }
     entry.thinking.showDone(ms ?? null);
+  }
+
+  /** The sources list under the answer, and the answer's citation marks linked to it. */
+  syncSources(entry) {
+    const m = entry.msg;
+    const list = sourcesList(m.id, m.sources, { icons: this.hooks.sourceIcons === true });
+    if (entry.sources) entry.sources.remove();
+    entry.sources = list;
+    if (list) entry.footer.before(list);
+    linkCitations(entry.answer, m.id, m.sources);
   }
 
   syncPending(entry) {

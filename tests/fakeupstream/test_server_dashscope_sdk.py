@@ -66,7 +66,7 @@ def test_sdk_reads_the_search_sources(native: RunningFake) -> None:
     results = responses[0].output.search_info["search_results"]
     assert [result["url"] for result in results] == [r["url"] for r in SEARCH_RESULTS]
     content = "".join(r.output.choices[0].message.content or "" for r in responses)
-    assert "[1][2]" in content
+    assert "[1][2][3]." in content
 
 
 def test_sdk_reports_a_bad_key_with_the_native_code(native: RunningFake) -> None:
