@@ -446,7 +446,8 @@ NOT_A_STREAM = {
         Fault("", "failed", "not_a_stream", 200, "not_a_stream", True),
         1,
     ),
-    # The gateway's "business error" on a 200 (PROTOCOL.md 3.1): retried like the 429 it is.
+    # The gateway's "business error" on a 200 (docs/upstream-protocol.md §3): retried like the
+    # 429 it is.
     "200 with a JSON error body": (
         _FixedTransport(
             200,

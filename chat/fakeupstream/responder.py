@@ -304,7 +304,7 @@ def _reply(request: _Request, scenario: Scenario, request_id: str) -> _Reply:
     prompt = prompt_of(request.messages)
     answer = answer_pieces(scenario, prompt) + cited_pieces(request.search)
     finish_reason = scenario.finish_reason
-    # max_tokens caps only the answer, not the chain of thought (PROTOCOL.md §1.1).
+    # max_tokens caps only the answer, not the chain of thought (docs/upstream-protocol.md §1).
     if request.max_tokens is not None and len(answer) > request.max_tokens:
         answer, finish_reason = answer[: request.max_tokens], "length"
     return _Reply(
@@ -324,7 +324,7 @@ def _reply(request: _Request, scenario: Scenario, request_id: str) -> _Reply:
 
 
 def estimate_prompt_tokens(messages: list[Any]) -> int:
-    """PROTOCOL.md §7's estimator: ceil(ascii/3) + 1 per non-ASCII char + 4 per message."""
+    """ceil(ascii/3) + 1 per non-ASCII char + 4 per message (docs/upstream-protocol.md §7)."""
     total = 0
     for message in messages:
         text = _all_text(message)
@@ -379,7 +379,8 @@ def _envelope(
 
 
 def _data_error_frame(spec: ErrorSpec, message: str) -> str:
-    # The mid-stream capture (PROTOCOL.md §3.3 c) has message-first order and no request_id.
+    # The mid-stream capture has message-first order and no request_id
+    # (docs/upstream-protocol.md §3).
     return f"data: {dumps({'error': _compat_error(spec, message, code_first=False)})}\n\n"
 
 
@@ -416,7 +417,7 @@ def _error_before(reply: _Reply, spec: ErrorSpec) -> FakeResponse:
         return response
     if shape == "event":
         text = native_error_frame(spec, reply.request_id, event_id=1)
-    else:  # PROTOCOL.md §3.3 (b): SSE-bodied 4xx, code-first order, no request_id
+    else:  # docs/upstream-protocol.md §3: SSE-bodied 4xx, code-first order, no request_id
         inner = _compat_error(spec, _error_message(spec, reply.model), code_first=True)
         text = f"data: {dumps({'error': inner})}\n\n"
     data = _encode(text, reply.scenario.crlf)

@@ -31,7 +31,7 @@ class ScenarioError(ValueError):
 
 @dataclass(frozen=True)
 class ErrorSpec:
-    """One DashScope error (PROTOCOL.md §3.2/§3.3); `{model}` in a message is the model name."""
+    """One DashScope error (docs/upstream-protocol.md §3); `{model}` in a message is the model."""
 
     status: int
     code: str
@@ -58,7 +58,7 @@ def _invalid(message: str) -> ErrorSpec:
 
 
 def _same(status: int, code: str, message: str) -> ErrorSpec:
-    """A row where PROTOCOL.md lists one code: the fake uses it on both wires."""
+    """An error with one code, which the fake uses on both wires (docs/upstream-protocol.md §3)."""
     return ErrorSpec(status, code, code, message, code, message)
 
 

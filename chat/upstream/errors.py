@@ -1,4 +1,5 @@
-"""Turn upstream errors into Failure events: codes and facts, no words (PROTOCOL.md §3).
+"""Turn upstream errors into Failure events: codes and facts, no words
+(docs/upstream-protocol.md §3).
 
 The upstream code decides the kind first, the HTTP status second (§3 rule 4). The words for
 each kind live in chat.protocol.texts.

@@ -1,7 +1,8 @@
 """Where a model's chain of thought hides in a stream, and how to pull it out.
 
-Servers disagree (PROTOCOL.md §5): DashScope and DeepSeek send `reasoning_content`, vLLM and
-OpenRouter `reasoning`, MiniMax's own API `reasoning_details[]` or inline `<think>` tags.
+Servers disagree (docs/upstream-protocol.md §6): DashScope and DeepSeek send
+`reasoning_content`, vLLM and OpenRouter `reasoning`, MiniMax's own API `reasoning_details[]` or
+inline `<think>` tags.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The official openai SDK against the fake running as a real process (PROTOCOL.md §6)."""
+"""The official openai SDK against the fake running as a real process
+(docs/upstream-protocol.md §1)."""
 
 from typing import Any
 

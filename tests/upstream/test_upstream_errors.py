@@ -25,7 +25,7 @@ def native(status: int, code: str, message: str) -> tuple:
     return status, json.dumps(body).encode()
 
 
-# Every row of PROTOCOL.md §3.2: (status, body), expected code, kind, retryable.
+# Every error of docs/upstream-protocol.md §3: (status, body), expected code, kind, retryable.
 ROWS = [
     (native(401, "InvalidApiKey", "Invalid API-key provided."), "InvalidApiKey", "bad_key", False),
     (
