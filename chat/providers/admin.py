@@ -16,6 +16,7 @@ from chat.models import Provider, ProviderKey
 from chat.protocol.texts import failure_text, provider_text
 from chat.providers.connection import connection_test
 from chat.providers.health import provider_keys_reenable
+from chat.upstream_config import key_target
 
 
 class ProviderForm(forms.ModelForm):
@@ -82,6 +83,18 @@ class ProviderKeyForm(forms.ModelForm):
         return provider_key
 
 
+def key_is_resting(provider_key: ProviderKey) -> bool:
+    return provider_key.resting_until is not None and provider_key.resting_until > timezone.now()
+
+
+def key_is_healthy(provider_key: ProviderKey) -> bool:
+    return (
+        provider_key.enabled
+        and provider_key.unhealthy_since is None
+        and not key_is_resting(provider_key)
+    )
+
+
 def key_health(provider_key: ProviderKey, *, short: bool = False) -> str:
     """The key's health in words; `short` names the code instead of explaining it."""
     if not provider_key.enabled:
@@ -98,7 +111,7 @@ def key_health(provider_key: ProviderKey, *, short: bool = False) -> str:
             {"upstream_message": provider_key.unhealthy_message},
         )
         return provider_text("key_unhealthy", {"since": since, "failure": failure})
-    if provider_key.resting_until is not None and provider_key.resting_until > timezone.now():
+    if key_is_resting(provider_key):
         until = date_format(timezone.localtime(provider_key.resting_until), "TIME_FORMAT")
         return provider_text("key_resting", {"until": until})
     return provider_text("key_healthy")
@@ -111,9 +124,6 @@ def _report(admin_: admin.ModelAdmin, request: HttpRequest, label: str, result: 
 
 
 def _test_key(provider_key: ProviderKey) -> tuple[bool, str]:
-    # Imported here: upstream_config imports chat.models' siblings that import the admin.
-    from chat.upstream_config import key_target
-
     provider = provider_key.provider
     return async_to_sync(connection_test)(
         key_target(provider, provider_key), provider.model_names()[0]
@@ -149,7 +159,7 @@ class ProviderAdmin(admin.ModelAdmin):
     @admin.display(description="Keys")
     def keys(self, obj: Provider) -> str:
         keys = list(obj.keys.all())
-        healthy = sum(1 for key in keys if key_health(key) == provider_text("key_healthy"))
+        healthy = sum(1 for key in keys if key_is_healthy(key))
         return f"{healthy} of {len(keys)} healthy"
 
     @admin.action(description="Test connection (first enabled key)")
