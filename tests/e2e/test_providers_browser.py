@@ -145,3 +145,27 @@ def test_admin_shows_key_health_and_tests_a_connection(browser, native_app):
     expect(messages).to_contain_text(re.compile(r"old key: Connection failed \(HTTP 401\)", re.I))
     _shoot(page, "test-connection-result.png")
     context.close()
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}]
+)
+def test_on_the_compatible_protocol_the_composer_says_no_sources_come(browser, live_app, viewport):
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    log_in(page, live_app)
+    expect(page.locator("#search-note")).to_be_hidden()
+
+    page.click("#search-toggle")
+
+    expect(page.locator("#search-note")).to_be_visible()
+    expect(page.locator("#search-note")).to_have_text("This provider returns no sources")
+    page.fill("#composer-input", "Search the web [[fake tps=0 kind=short]]")
+    page.press("#composer-input", "Enter")
+    expect(page.locator(LAST_ASSISTANT)).to_have_attribute("data-status", "complete")
+    assert page.locator(LAST_ASSISTANT).locator(".sources").count() == 0
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= viewport["width"], "nothing may be wider than the screen"
+    _shoot(page, f"compatible-search-note-{viewport['width']}.png")
+    context.close()
