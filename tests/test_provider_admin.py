@@ -10,10 +10,10 @@ import pytest
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from chat import services
 from chat.fakeupstream.testing import start_fake_upstream
 from chat.models import Provider, ProviderKey
 from chat.providers.admin import key_health
+from tests.providers import add_key, fake_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -26,20 +26,7 @@ def fake_upstream():
 
 @pytest.fixture(params=["openai_compat", "dashscope_native"])
 def provider(request, fake_upstream) -> Provider:
-    base = fake_upstream.url if request.param == "openai_compat" else fake_upstream.native_url
-    return Provider.objects.create(
-        name="Fake",
-        protocol=request.param,
-        endpoint=Provider.Endpoint.CUSTOM,
-        custom_base_url=base,
-    )
-
-
-def add_key(provider: Provider, name: str, secret: str) -> ProviderKey:
-    key = ProviderKey(provider=provider, name=name)
-    services.provider_key_set(provider_key=key, plaintext=secret)
-    key.save()
-    return key
+    return fake_provider(fake_upstream, request.param, name="Fake")
 
 
 def run_action(client, url: str, action: str, ids: list[int]) -> list[str]:

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from channels.db import database_sync_to_async
 
-from chat import services, upstream_config
-from chat.models import Message, Provider, ProviderKey
+from chat import upstream_config
+from chat.models import Message, Provider
+from tests.providers import add_key
 from tests.wsclient import Transcript, connect, receive_type, run_until_end, send
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -52,9 +53,7 @@ def server_streaming(monkeypatch, settings):
             custom_base_url="http://llm.internal:8000/v1",
             offered_models="MiniMax-M2",
         )
-        key = ProviderKey(provider=provider, name="local")
-        services.provider_key_set(provider_key=key, plaintext="sk-local-0000")
-        key.save()
+        add_key(provider, "local", "sk-local-0000")
 
     return database_sync_to_async(serve)
 

@@ -8,10 +8,10 @@ import pytest
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from chat import services
 from chat.fakeupstream.testing import start_fake_upstream
-from chat.models import Message, Provider, ProviderKey
+from chat.models import Message, Provider
 from chat.providers.selection import keys_to_try
+from tests.providers import add_key, fake_provider
 from tests.wsclient import Transcript, connect, receive_type, run_until_end, send
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -26,20 +26,7 @@ def fake_upstream():
 @pytest.fixture(params=["openai_compat", "dashscope_native"])
 def provider(request, fake_upstream, settings) -> Provider:
     settings.DASHSCOPE_API_KEY = ""
-    base = fake_upstream.url if request.param == "openai_compat" else fake_upstream.native_url
-    return Provider.objects.create(
-        name="Fake DashScope",
-        protocol=request.param,
-        endpoint=Provider.Endpoint.CUSTOM,
-        custom_base_url=base,
-    )
-
-
-def add_key(provider: Provider, name: str, secret: str, priority: int) -> ProviderKey:
-    key = ProviderKey(provider=provider, name=name, priority=priority)
-    services.provider_key_set(provider_key=key, plaintext=secret)
-    key.save()
-    return key
+    return fake_provider(fake_upstream, request.param)
 
 
 async def answer(user, text: str = "Hello pool") -> dict:
