@@ -90,12 +90,23 @@ def demo_mode_active() -> bool:
     return not settings.DASHSCOPE_API_KEY and not enabled_providers()
 
 
+def serving_providers() -> list[Provider]:
+    """The providers answers come from: none while DASHSCOPE_API_KEY is set, which wins (and
+    then needs no query)."""
+    return [] if settings.DASHSCOPE_API_KEY else enabled_providers()
+
+
+def models_on_offer() -> list[str]:
+    """What the model picker shows."""
+    return offered_models(serving_providers())
+
+
 def search_sources_available(model: str) -> bool:
     """Whether web search on `model` comes back with its sources: only DashScope's native
     protocol returns them (docs/upstream-protocol.md §4)."""
     if settings.DASHSCOPE_API_KEY:
         return False  # the environment key speaks the OpenAI-compatible protocol
-    providers = enabled_providers()
+    providers = serving_providers()
     if not providers:
         return settings.OFFLINE_DEMO_PROTOCOL == DASHSCOPE_NATIVE
     provider = next((p for p in providers if model in p.model_names()), None)
@@ -129,7 +140,7 @@ def upstream_resolve(model: str = DEFAULT_MODEL) -> ResolvedUpstream:
     """Called once per generation, in a thread (it hits the database). Raises
     services.ModelUnavailable when no enabled provider (or, without providers, MiniMax on
     DashScope) offers `model`."""
-    providers = enabled_providers()
+    providers = serving_providers()
     if model not in offered_models(providers):
         raise services.ModelUnavailable(model=model)
     if settings.DASHSCOPE_API_KEY:

@@ -12,9 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from chat.models import Conversation
-from chat.providers.selection import offered_models
 from chat.selectors import conversation_get_for_user, conversation_list_for_user
-from chat.upstream_config import search_sources_available
+from chat.upstream_config import models_on_offer, search_sources_available
 
 
 def _get_conversation_for_user(request: HttpRequest, conversation_id: int) -> Conversation:
@@ -25,7 +24,7 @@ def _get_conversation_for_user(request: HttpRequest, conversation_id: int) -> Co
 
 
 def _chat_page(request: HttpRequest, active: Conversation | None) -> HttpResponse:
-    models = offered_models()
+    models = models_on_offer()
     context = {
         "conversations": conversation_list_for_user(user=request.user),
         "active_conversation": active,
