@@ -181,6 +181,29 @@ RETRY_REASONS: dict[str, str] = {
     "timeout_pool": "Too many requests in flight",
 }
 
+# Account pages and sign-in refusals (accounts/).
+ACCOUNT_TEXTS: dict[str, str] = {
+    "signup_closed": "New accounts are not being created here. Ask an administrator.",
+    "invite_invalid": (
+        "This invite link cannot be used: it was used already, it expired, or invites are "
+        "turned off. Ask the person who sent it for a new one."
+    ),
+    "sso_no_account": (
+        "Your sign-in worked, but you have no account here and new accounts are created by "
+        "administrators only. Ask an administrator to add you."
+    ),
+    "sso_invite_required": (
+        "Your sign-in worked, but accounts here are by invitation only. Open the invite link "
+        "you were sent and choose single sign-on there."
+    ),
+    "approval_pending": (
+        "Your account exists and waits for an administrator's approval. "
+        "You can sign in once it is approved."
+    ),
+    "sessions_ended": "Signed out of {count} other session(s).",
+    "password_changed": "Your password is changed. Your other sessions were signed out.",
+}
+
 _FALLBACK = "Something went wrong ({code})."
 _FAILURE_FALLBACK = "The answer failed because of an unexpected error.{quote}"
 _RETRY_FALLBACK = "DashScope request failed"
@@ -201,6 +224,11 @@ def _fill(template: str, params: Mapping[str, Any]) -> str:
 
 def protocol_text(code: str, params: Mapping[str, Any] | None = None) -> str:
     template = PROTOCOL_TEXTS.get(code)
+    return _fill(template, params or {}) if template else _FALLBACK.format(code=code)
+
+
+def account_text(code: str, params: Mapping[str, Any] | None = None) -> str:
+    template = ACCOUNT_TEXTS.get(code)
     return _fill(template, params or {}) if template else _FALLBACK.format(code=code)
 
 
