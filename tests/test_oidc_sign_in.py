@@ -146,3 +146,22 @@ def test_sso_is_off_unless_configured(client, settings):
     settings.OIDC_ENABLED = False
     assert client.get("/oidc/authenticate/").status_code == 404
     assert "Continue with" not in client.get("/login/").content.decode()
+
+
+def test_refused_sso_sign_ins_are_not_counted_as_password_failures(client, alice):
+    from axes.models import AccessAttempt
+
+    _policy(SignupPolicy.Mode.CLOSED)
+    for _ in range(3):
+        _sso_sign_in(client)
+    assert not AccessAttempt.objects.exists()
+
+
+def test_an_address_locked_for_passwords_can_still_use_sso(client, alice, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    _policy(SignupPolicy.Mode.CLOSED, trusted=True)
+    for attempt in range(settings.LOGIN_FAILURES_PER_ADDRESS):
+        client.post("/login/", {"username": f"guess{attempt}", "password": "wrong"})
+    assert client.post("/login/", {"username": "alice", "password": "x"}).status_code == 429
+    _sso_sign_in(client)
+    assert _signed_in_as(client) == "dora"
