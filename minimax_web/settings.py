@@ -197,8 +197,16 @@ if OIDC_ENABLED:
         _missing.append("OIDC_OP_JWKS_ENDPOINT")
     if _missing:
         raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set; also set {', '.join(_missing)}")
-if not LOCAL_PASSWORDS and not OIDC_ENABLED:
-    raise ImproperlyConfigured("LOCAL_PASSWORDS=false needs single sign-on (OIDC_RP_CLIENT_ID)")
+# Off by default, and dangerous unless the proxy is the only way to reach the app (README).
+TRUSTED_PROXY_USER_HEADER = env_str("TRUSTED_PROXY_USER_HEADER")
+if TRUSTED_PROXY_USER_HEADER:
+    # After the messages middleware: a refusal is told on the login page.
+    _messages_at = MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware")
+    MIDDLEWARE.insert(_messages_at + 1, "accounts.proxy_header.TrustedProxyHeaderMiddleware")
+if not LOCAL_PASSWORDS and not (OIDC_ENABLED or TRUSTED_PROXY_USER_HEADER):
+    raise ImproperlyConfigured(
+        "LOCAL_PASSWORDS=false needs another way in: OIDC_RP_CLIENT_ID or TRUSTED_PROXY_USER_HEADER"
+    )
 
 # --- Login throttling (django-axes; docs/architecture.md "Login throttling") ----------------
 # Axes' backend comes first: it refuses a locked-out login before the password is checked.
@@ -207,6 +215,7 @@ AUTHENTICATION_BACKENDS = [
     "minimax_web.login_throttling.PasswordLoginThrottle",
     *(["django.contrib.auth.backends.ModelBackend"] if LOCAL_PASSWORDS else []),
     *(["accounts.oidc.PolicyOIDCBackend"] if OIDC_ENABLED else []),
+    *(["accounts.proxy_header.ProxyHeaderBackend"] if TRUSTED_PROXY_USER_HEADER else []),
 ]
 # Failures are counted per account (from any address: one account guessed from many addresses)
 # and per client address (for any account: one address spraying many accounts).
