@@ -60,7 +60,7 @@ class ExternalIdentityInline(admin.TabularInline):
 class SessionRecordInline(admin.TabularInline):
     model = SessionRecord
     extra = 0
-    fields = ("created_at", "method", "ip_address", "user_agent")
+    fields = ("created_at", "method", "ip_address", "device")
     readonly_fields = fields
     can_delete = False
     verbose_name_plural = "Sign-ins (use the action “Sign out everywhere” to end them)"

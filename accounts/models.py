@@ -8,6 +8,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import models
 
+from accounts.user_agents import device_label
+
 
 class SignupPolicy(models.Model):
     """One row (pk=1), edited in admin: how new accounts come to exist."""
@@ -141,6 +143,10 @@ class SessionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} since {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def device(self) -> str:
+        return device_label(self.user_agent)
 
 
 class PendingUser(User):
