@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import logging
 
+import requests
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
@@ -50,7 +52,7 @@ class PolicyOIDCBackend(OIDCAuthenticationBackend):
             messages.error(self.request, account_text(refusal.code))
             return None
         if not user.is_active:
-            messages.info(self.request, account_text("approval_pending"))
+            messages.info(self.request, account_text(services.inactive_reason(user=user)))
             return None
         return user
 
@@ -75,4 +77,10 @@ def authenticate(request: HttpRequest) -> HttpResponse:
 def callback(request: HttpRequest) -> HttpResponse:
     """The identity provider sends the browser back here with a code."""
     _require_oidc()
-    return OIDCAuthenticationCallbackView.as_view()(request)
+    try:
+        return OIDCAuthenticationCallbackView.as_view()(request)
+    except requests.RequestException as exc:
+        # The token, key or userinfo request failed: say so instead of a server error page.
+        log.warning("OpenID Connect provider request failed: %s", type(exc).__name__)
+        messages.error(request, account_text("sso_unreachable"))
+        return redirect("login")

@@ -37,7 +37,7 @@ class ProxyHeaderBackend(ModelBackend):
             messages.error(request, account_text(refusal.code))
             return None
         if not self.user_can_authenticate(user):
-            messages.info(request, account_text("approval_pending"))
+            messages.info(request, account_text(services.inactive_reason(user=user)))
             return None
         return user
 

@@ -127,6 +127,14 @@ def user_password_changed(*, user: AbstractBaseUser) -> None:
     AccountStatus.objects.filter(user=user).update(must_change_password=False)
 
 
+def inactive_reason(*, user: AbstractBaseUser) -> str:
+    """Why an inactive account cannot sign in, as an ACCOUNT_TEXTS code."""
+    pending = AccountStatus.objects.filter(
+        user=user, approval=AccountStatus.Approval.PENDING
+    ).exists()
+    return "approval_pending" if pending else "account_inactive"
+
+
 def session_record(
     *,
     user: AbstractBaseUser,
@@ -135,6 +143,9 @@ def session_record(
     user_agent: str,
     method: str,
 ) -> None:
+    # Records of sessions that ended (logout, expiry, clearsessions) go as new ones come.
+    live_keys = Session.objects.filter(expire_date__gt=timezone.now()).values("session_key")
+    SessionRecord.objects.filter(user=user).exclude(session_key__in=live_keys).delete()
     SessionRecord.objects.update_or_create(
         session_key=session_key,
         defaults={

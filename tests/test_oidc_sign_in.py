@@ -165,3 +165,24 @@ def test_an_address_locked_for_passwords_can_still_use_sso(client, alice, settin
     assert client.post("/login/", {"username": "alice", "password": "x"}).status_code == 429
     _sso_sign_in(client)
     assert _signed_in_as(client) == "dora"
+
+
+def test_a_provider_that_stops_answering_is_told_not_a_server_error(client, alice, settings):
+    from tests.liveserver import free_port
+
+    _policy(SignupPolicy.Mode.CLOSED, trusted=True)
+    to_provider = client.get("/oidc/authenticate/")
+    back = sign_in_at_provider(to_provider.url, username="dora", password=IDP_PASSWORD)
+    settings.OIDC_OP_TOKEN_ENDPOINT = f"http://127.0.0.1:{free_port()}/o/token/"
+    response = client.get(back.removeprefix("http://testserver"), follow=True)
+    assert "sign-on provider did not answer" in response.content.decode()
+    assert _signed_in_as(client) is None
+
+
+def test_a_deactivated_account_is_told_so_at_sign_in(client, alice):
+    _policy(SignupPolicy.Mode.CLOSED, trusted=True)
+    _sso_sign_in(client)
+    client.logout()
+    get_user_model().objects.filter(username="dora").update(is_active=False)
+    response = _sso_sign_in(client)
+    assert "This account is deactivated" in client.get(response.url).content.decode()

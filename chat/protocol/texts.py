@@ -200,6 +200,11 @@ ACCOUNT_TEXTS: dict[str, str] = {
         "Your account exists and waits for an administrator's approval. "
         "You can sign in once it is approved."
     ),
+    "account_inactive": "This account is deactivated. Ask an administrator.",
+    "sso_unreachable": (
+        "The sign-on provider did not answer as expected, so you are not signed in. "
+        "Try again in a moment; if it keeps happening, tell an administrator."
+    ),
     "sessions_ended": "Signed out of {count} other session(s).",
     "password_changed": "Your password is changed. Your other sessions were signed out.",
 }
