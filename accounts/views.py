@@ -70,7 +70,7 @@ def first_run_setup(request: HttpRequest) -> HttpResponse:
         user.save()
         login(request, user, backend=PASSWORD_BACKEND)
         return redirect("chat:home")
-    return render(request, "chat/setup.html", {"form": form})
+    return render(request, "accounts/setup.html", {"form": form})
 
 
 @never_cache
