@@ -144,7 +144,10 @@ class Quota(models.Model):
         ordering = ["scope", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["scope"], condition=Q(scope="default"), name="one_default_quota"
+                fields=["scope"],
+                condition=Q(scope="default"),
+                name="one_default_quota",
+                violation_error_message="There is already a default quota; change that one.",
             ),
             models.CheckConstraint(
                 condition=(
@@ -153,6 +156,10 @@ class Quota(models.Model):
                     | Q(scope="user", group__isnull=True, user__isnull=False)
                 ),
                 name="quota_scope_matches_its_target",
+                violation_error_message=(
+                    "A default quota names no group or user; a group quota names a group only; "
+                    "a user quota names a user only."
+                ),
             ),
         ]
 
