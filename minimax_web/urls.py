@@ -17,5 +17,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("setup/", chat_views.first_run_setup, name="setup"),
     path("admin/", admin.site.urls),
+    path("usage/", include("usage.urls")),
     path("", include("chat.urls")),
 ]

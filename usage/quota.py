@@ -118,6 +118,12 @@ def budgets_for_user(*, user_id: int, now: datetime | None = None) -> list[Budge
     ]
 
 
+def tightest_budget(*, user_id: int) -> BudgetStatus | None:
+    """The limited budget with the least left (shown beside the chat), or None."""
+    limited = [b for b in budgets_for_user(user_id=user_id) if b.limit is not None]
+    return min(limited, key=lambda b: b.remaining, default=None)
+
+
 def quota_check(*, user_id: int) -> None:
     """Raise QuotaExceeded when a limit is reached. A budget with anything left lets the start
     through (an answer is never cut by its own usage); its reservation then uses it up."""
