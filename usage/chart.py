@@ -13,6 +13,7 @@ from usage.reports import ReportRow
 WIDTH, HEIGHT = 960, 280
 LEFT, RIGHT, TOP, BOTTOM = 72, 12, 12, 44
 MAX_BARS = 40
+MAX_BAR_WIDTH = 96
 MAX_LABELS = 16
 LABEL_CHARS = 12
 
@@ -90,7 +91,7 @@ def stacked_bar_chart(rows: Sequence[ReportRow], *, day_labels: bool = False) ->
     plot_height = HEIGHT - TOP - BOTTOM
     baseline = HEIGHT - BOTTOM
     slot = plot_width / max(1, len(shown))
-    bar_width = max(2.0, slot * 0.7)
+    bar_width = min(MAX_BAR_WIDTH, max(2.0, slot * 0.7))
     every = math.ceil(len(shown) / MAX_LABELS) if shown else 1
     segments, x_labels = [], []
     for index, row in enumerate(shown):
