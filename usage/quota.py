@@ -102,9 +102,11 @@ def budget_status(*, user_id: int, name: str, limit: int | None, period: Period)
     return BudgetStatus(name, limit, tokens_used(user_id=user_id, since=since), period.end)
 
 
-def budgets_for_user(*, user_id: int, now: datetime | None = None) -> list[BudgetStatus]:
+def budgets_for_user(
+    *, user_id: int, now: datetime | None = None, limits: Limits | None = None
+) -> list[BudgetStatus]:
     now = now or timezone.now()
-    limits = limits_for_user(user_id=user_id)
+    limits = limits or limits_for_user(user_id=user_id)
     return [
         budget_status(
             user_id=user_id, name="daily_tokens", limit=limits.daily_tokens, period=day_of(now)
@@ -120,7 +122,11 @@ def budgets_for_user(*, user_id: int, now: datetime | None = None) -> list[Budge
 
 def tightest_budget(*, user_id: int) -> BudgetStatus | None:
     """The limited budget with the least left (shown beside the chat), or None."""
-    limited = [b for b in budgets_for_user(user_id=user_id) if b.limit is not None]
+    limits = limits_for_user(user_id=user_id)
+    if limits.daily_tokens is None and limits.monthly_tokens is None:
+        return None  # one query for the many who have no token limits
+    budgets = budgets_for_user(user_id=user_id, limits=limits)
+    limited = [b for b in budgets if b.limit is not None]
     return min(limited, key=lambda b: b.remaining, default=None)
 
 
@@ -133,7 +139,7 @@ def quota_check(*, user_id: int) -> None:
         _check_requests_per_minute(user_id=user_id, limit=limits.requests_per_minute, now=now)
     if limits.daily_tokens is None and limits.monthly_tokens is None:
         return
-    for budget in budgets_for_user(user_id=user_id, now=now):
+    for budget in budgets_for_user(user_id=user_id, now=now, limits=limits):
         if budget.exhausted:
             raise QuotaExceeded(
                 f"quota_{budget.name}",
