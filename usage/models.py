@@ -98,7 +98,18 @@ class UsageRecord(models.Model):
     class Meta:
         ordering = ["-started_at", "-id"]
         indexes = [
-            models.Index(fields=["user", "started_at"]),
+            # Covers the budget sums (usage.quota.tokens_used), so they read only the index.
+            models.Index(
+                fields=[
+                    "user",
+                    "started_at",
+                    "outcome",
+                    "reserved_tokens",
+                    "prompt_tokens",
+                    "completion_tokens",
+                ],
+                name="usage_budget_sum",
+            ),
             models.Index(fields=["message", "outcome"]),
         ]
 
