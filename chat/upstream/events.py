@@ -2,8 +2,8 @@
 
 A stream yields: ResponseStarted once (HTTP 200 arrived), then any number of ReasoningDelta /
 AnswerDelta / SearchResults, at most one Usage, and ends with exactly one Finish or exactly one
-Failure. stream_chat_with_retries (retry.py) may also yield Retrying between attempts, before
-the first delta.
+Failure. stream_chat_with_retries (retry.py) may also yield Retrying or KeyFailover between
+attempts, before the first delta.
 
 `key_id` on ResponseStarted and Failure names the pool key (UpstreamTarget.key_id) the attempt
 used, so every upstream attempt can be accounted to its key; None outside a key pool.
@@ -107,6 +107,14 @@ class Retrying:
     failure: Failure
 
 
+@dataclass(frozen=True, slots=True)
+class KeyFailover:
+    """An attempt failed before the first token in a way that was its key's (`failure.key_id`);
+    the pool's next key is tried at once. Not terminal: the stream goes on."""
+
+    failure: Failure
+
+
 Event = (
     ResponseStarted
     | ReasoningDelta
@@ -116,4 +124,5 @@ Event = (
     | Finish
     | Failure
     | Retrying
+    | KeyFailover
 )

@@ -26,7 +26,15 @@ from .errors import (
     TIMEOUT_FIRST_BYTE,
     TIMEOUT_POOL,
 )
-from .events import AnswerDelta, Event, Failure, ReasoningDelta, ResponseStarted, Retrying
+from .events import (
+    AnswerDelta,
+    Event,
+    Failure,
+    KeyFailover,
+    ReasoningDelta,
+    ResponseStarted,
+    Retrying,
+)
 from .pool import KeyPool
 
 # Transient kinds worth a retry whatever the status says (network failures have none, and a
@@ -121,6 +129,7 @@ async def stream_chat_with_retries(
             pool.targets
         ):
             key_index += 1  # another key may work at once: no wait, no retry counted
+            yield KeyFailover(failure)
             continue
         delay = policy.next_delay(attempt, failure, started)
         if delay is None or loop.time() + delay >= deadline:

@@ -13,6 +13,7 @@ from chat.models import Message, Provider
 from chat.providers.selection import keys_to_try
 from tests.providers import add_key, fake_provider
 from tests.wsclient import Transcript, connect, receive_type, run_until_end, send
+from usage.models import UsageRecord
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -96,3 +97,19 @@ async def test_when_every_key_fails_the_answer_fails_with_the_last_keys_error(al
 
     assert final["status"] == "failed"
     assert final["error"]["status"] == 401
+
+
+async def test_usage_records_each_attempt_with_the_key_it_used(alice, provider):
+    bad = await database_sync_to_async(add_key)(provider, "bad", "sk-fake-bad-0001", 1)
+    good = await database_sync_to_async(add_key)(provider, "good", "sk-good-0002", 2)
+
+    final = await answer(alice)
+
+    records = await database_sync_to_async(
+        lambda: list(
+            UsageRecord.objects.filter(message_id=final["id"])
+            .order_by("attempt")
+            .values_list("attempt", "outcome", "provider_key_id")
+        )
+    )()
+    assert records == [(1, "failed", bad.pk), (2, "complete", good.pk)]

@@ -10,6 +10,7 @@ from chat.upstream import (
     ChatRequest,
     Failure,
     Finish,
+    KeyFailover,
     KeyPool,
     KeyVerdict,
     ResponseStarted,
@@ -86,7 +87,8 @@ async def test_a_401_key_is_marked_unhealthy_and_the_next_key_answers():
 
     assert keys.calls == ["bad", "good"]
     assert verdicts == [(1, KeyVerdict.UNHEALTHY, "invalid_api_key", 7.0)]
-    assert events[0] == ResponseStarted(request_id=None, model=None, key_id=2)
+    assert isinstance(events[0], KeyFailover) and events[0].failure.key_id == 1
+    assert events[1] == ResponseStarted(request_id=None, model=None, key_id=2)
     assert AnswerDelta("Hello") in events and events[-1] == Finish("stop")
 
 
@@ -125,8 +127,8 @@ async def test_the_last_keys_failure_ends_the_answer_with_its_key():
     events = await collect(keys, verdicts)
 
     assert keys.calls == ["a", "b"]
-    assert len(events) == 1 and isinstance(events[0], Failure)
-    assert events[0].key_id == 2
+    assert [type(event) for event in events] == [KeyFailover, Failure]
+    assert (events[0].failure.key_id, events[1].key_id) == (1, 2)
 
 
 async def test_a_request_error_is_not_the_keys_fault_and_does_not_fail_over():
