@@ -76,7 +76,7 @@ def test_the_policy_is_one_page_that_cannot_be_added_or_deleted(admin_client):
     )
     assert response.status_code == 302
     assert SignupPolicy.objects.get().mode == "invite"
-    assert LogEntry.objects.filter(object_id="1", change_message__contains="mode").exists()
+    assert LogEntry.objects.filter(object_id="1", change_message__icontains="mode").exists()
 
 
 def test_the_chat_page_links_staff_to_the_admin_and_everyone_to_their_account(client, alice):
