@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from chat.models import MODEL_CHOICES, Conversation
 from chat.selectors import conversation_get_for_user, conversation_list_for_user
+from usage.quota import tightest_budget
 
 
 def _get_conversation_for_user(request: HttpRequest, conversation_id: int) -> Conversation:
@@ -25,6 +26,7 @@ def _chat_page(request: HttpRequest, active: Conversation | None) -> HttpRespons
         "active_conversation": active,
         "model_choices": MODEL_CHOICES,
         "max_message_chars": settings.MAX_MESSAGE_CHARS,
+        "tightest_budget": tightest_budget(user_id=request.user.pk),
     }
     return render(request, "chat/chat.html", context)
 

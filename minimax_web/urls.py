@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/login/", accounts_views.ChatLoginView.as_view()),
     path("admin/", admin.site.urls),
     *oidc_urlpatterns,
+    path("usage/", include("usage.urls")),
     path("", include("accounts.urls")),
     path("", include("chat.urls")),
 ]

@@ -27,6 +27,18 @@ PROTOCOL_TEXTS: dict[str, str] = {
     "too_many_generations": (
         "You have {limit} answers generating at once, the most allowed. Wait for one to end."
     ),
+    "quota_daily_tokens": (
+        "You have used {used:,} of your {limit:,} tokens for today, so this message was not "
+        "sent. Your daily budget resets at {reset_time}."
+    ),
+    "quota_monthly_tokens": (
+        "You have used {used:,} of your {limit:,} tokens for this month, so this message was "
+        "not sent. Your monthly budget resets at {reset_time}."
+    ),
+    "quota_requests_per_minute": (
+        "You may start {limit} answers a minute and have used them all, so this message was "
+        "not sent. Try again at {reset_time} (in {retry_after} s)."
+    ),
     "subscribe_rate_limited": "Too many conversation loads at once. Wait a moment.",
     "shutting_down": "The server is restarting. Send your message again in a few seconds.",
     "internal_error": "The server failed to handle that request.",
