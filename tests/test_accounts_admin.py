@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 
 from accounts.models import SignupPolicy
 from accounts.services import invite_create, signup_for_approval
@@ -40,6 +41,8 @@ def test_a_user_links_to_their_conversations_and_back(admin_client, world):
     assert f'href="/admin/auth/user/{world.alice.pk}/change/"' in listed
     change = admin_client.get(f"/admin/auth/user/{world.alice.pk}/change/").content.decode()
     assert "Conversations (2)" in change
+    usage_url = reverse("admin:usage_user", args=[world.alice.pk])
+    assert f'href="{usage_url}">Usage and limits' in change
 
 
 def test_deactivating_from_the_list_is_logged_and_spares_the_admin(admin_client, alice):
