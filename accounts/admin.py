@@ -188,13 +188,13 @@ class AccountUserAdmin(UserAdmin):
 
     @admin.display(description="Links")
     def activity(self, user: object) -> str:
-        # Other apps' pages about one user (conversations now; usage and quotas later) are
-        # listed here, one link each.
+        # Other apps' pages about one user are listed here, one link each.
         links = [
             (
                 reverse("admin:chat_conversation_changelist") + f"?owner__id__exact={user.pk}",
                 f"Conversations ({user.conversations.count()})",
             ),
+            (reverse("admin:usage_user", args=[user.pk]), "Usage and limits"),
             (
                 reverse("admin:accounts_invite_changelist") + f"?created_by__id__exact={user.pk}",
                 "Invites created",

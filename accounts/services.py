@@ -75,8 +75,7 @@ def signup_with_invite(*, token: str, username: str, password: str, email: str =
         raise SignupRefused("signup_closed")
     user = get_user_model().objects.create_user(username, email=email, password=password)
     if not _invite_claim(token=token, user=user):
-        transaction.set_rollback(True)
-        raise SignupRefused("invite_invalid")
+        raise SignupRefused("invite_invalid")  # leaving atomic() rolls the user back
     return user
 
 
@@ -164,12 +163,8 @@ def sessions_end(*, user: AbstractBaseUser, keep_session_key: str | None = None)
     if keep_session_key:
         records = records.exclude(session_key=keep_session_key)
     keys = list(records.values_list("session_key", flat=True))
-    # One by one, so each deletion sends its post_delete signal (a queryset delete would too,
-    # but this keeps the count to sessions that really existed).
-    ended = 0
-    for session in Session.objects.filter(session_key__in=keys):
-        session.delete()
-        ended += 1
+    # A queryset delete still sends post_delete for each row, which chat.revocation needs.
+    ended, _ = Session.objects.filter(session_key__in=keys).delete()
     records.delete()
     return ended
 
@@ -179,8 +174,7 @@ def session_end_one(*, user: AbstractBaseUser, record_id: int) -> bool:
     record = SessionRecord.objects.filter(user=user, pk=record_id).first()
     if record is None:
         return False
-    for session in Session.objects.filter(session_key=record.session_key):
-        session.delete()
+    Session.objects.filter(session_key=record.session_key).delete()
     record.delete()
     return True
 
@@ -209,17 +203,13 @@ def external_user_get_or_create(
             raise SignupRefused("sso_no_account")
         if not first_account and not trusted and policy.mode == SignupPolicy.Mode.INVITE:
             raise SignupRefused("sso_invite_required")
-        user = user_model(
-            username=_free_username(username_hint or subject),
+        user = _external_user_create(
+            issuer=issuer,
+            subject=subject,
+            username_hint=username_hint,
             email=email,
-            first_name=full_name[:150],
-            is_staff=first_account,
-            is_superuser=first_account,
-        )
-        user.set_unusable_password()
-        user.save()
-        ExternalIdentity.objects.create(
-            user=user, issuer=issuer, subject=subject, last_login_at=timezone.now()
+            full_name=full_name,
+            administrator=first_account,
         )
         if not first_account and not trusted:
             _mark_pending(user)
@@ -240,18 +230,41 @@ def external_user_with_invite(
                 email=email,
                 full_name=full_name,
             )
-        user = get_user_model()(
-            username=_free_username(username_hint or subject), email=email, first_name=full_name
+        user = _external_user_create(
+            issuer=issuer,
+            subject=subject,
+            username_hint=username_hint,
+            email=email,
+            full_name=full_name,
         )
-        user.set_unusable_password()
-        user.save()
         if not _invite_claim(token=token, user=user):
-            transaction.set_rollback(True)
-            raise SignupRefused("invite_invalid")
-        ExternalIdentity.objects.create(
-            user=user, issuer=issuer, subject=subject, last_login_at=timezone.now()
-        )
+            raise SignupRefused("invite_invalid")  # leaving atomic() rolls the user back
         return user
+
+
+def _external_user_create(
+    *,
+    issuer: str,
+    subject: str,
+    username_hint: str,
+    email: str,
+    full_name: str,
+    administrator: bool = False,
+) -> AbstractBaseUser:
+    """A new account for a single-sign-on identity; it has no password of its own."""
+    user = get_user_model()(
+        username=_free_username(username_hint or subject),
+        email=email,
+        first_name=full_name[:150],
+        is_staff=administrator,
+        is_superuser=administrator,
+    )
+    user.set_unusable_password()
+    user.save()
+    ExternalIdentity.objects.create(
+        user=user, issuer=issuer, subject=subject, last_login_at=timezone.now()
+    )
+    return user
 
 
 def _free_username(hint: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -26,6 +27,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+def _sign_on_origin() -> str:
+    """The identity provider's origin when single sign-on is on, else ''."""
+    if not settings.OIDC_ENABLED:
+        return ""
+    endpoint = urlsplit(settings.OIDC_OP_AUTHORIZATION_ENDPOINT)
+    return f"{endpoint.scheme}://{endpoint.netloc}"
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -39,5 +48,10 @@ class ContentSecurityPolicyMiddleware:
         if settings.SEARCH_SOURCE_ICONS:
             # Site icons of web search sources (markdown.js still blocks every remote image).
             policy = policy.replace("img-src 'self' data:", "img-src 'self' data: https:")
+        provider = _sign_on_origin()
+        if provider:
+            # Browsers apply form-action to a form's redirects too: the single-sign-on buttons
+            # are forms whose answer is a redirect to the identity provider.
+            policy = policy.replace("form-action 'self'", f"form-action 'self' {provider}")
         response.headers.setdefault("Content-Security-Policy", policy)
         return response

@@ -101,8 +101,9 @@ def _wait_healthy(app: LiveApp) -> None:
 
 
 @contextlib.contextmanager
-def run_daphne(env: dict[str, str], log_path: Path) -> Iterator[LiveApp]:
-    port = free_port()
+def run_daphne(env: dict[str, str], log_path: Path, port: int | None = None) -> Iterator[LiveApp]:
+    """`port`: when the caller must know it beforehand (an SSO redirect URI names it)."""
+    port = port or free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),

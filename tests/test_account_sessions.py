@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 
 from accounts.models import SessionRecord
-from tests.wsclient import connect, receive_type, send
+from tests.wsclient import receive_type, send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,15 +58,13 @@ def test_one_session_can_be_ended_but_not_someone_elses(alice, bob):
     assert here.get("/").status_code == 200
 
 
-async def test_signing_out_of_the_others_closes_their_sockets_at_once(alice):
+async def test_signing_out_of_the_others_closes_their_sockets_at_once(sockets, alice):
     here = await sync_to_async(_signed_in)(alice, "desk")
     there = await sync_to_async(_signed_in)(alice, "phone")
-    mine, connected_here = await connect(session_key=here.cookies["sessionid"].value)
-    theirs, connected_there = await connect(session_key=there.cookies["sessionid"].value)
+    mine, connected_here = await sockets.open(session_key=here.cookies["sessionid"].value)
+    theirs, connected_there = await sockets.open(session_key=there.cookies["sessionid"].value)
     assert connected_here and connected_there
     await sync_to_async(here.post)("/account/sessions/sign-out-others/")
-    assert await theirs.receive_output(timeout=1) == CLOSED
+    assert await theirs.receive_output(timeout=5) == CLOSED
     await send(mine, {"type": "subscribe", "conversation_id": 999999})
     assert (await receive_type(mine, "error"))["code"] == "not_found"
-    await mine.disconnect()
-    await theirs.disconnect()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 
 from accounts.models import SignupPolicy
 from accounts.services import invite_create, signup_for_approval
@@ -40,6 +41,8 @@ def test_a_user_links_to_their_conversations_and_back(admin_client, world):
     assert f'href="/admin/auth/user/{world.alice.pk}/change/"' in listed
     change = admin_client.get(f"/admin/auth/user/{world.alice.pk}/change/").content.decode()
     assert "Conversations (2)" in change
+    usage_url = reverse("admin:usage_user", args=[world.alice.pk])
+    assert f'href="{usage_url}">Usage and limits' in change
 
 
 def test_deactivating_from_the_list_is_logged_and_spares_the_admin(admin_client, alice):
@@ -76,7 +79,7 @@ def test_the_policy_is_one_page_that_cannot_be_added_or_deleted(admin_client):
     )
     assert response.status_code == 302
     assert SignupPolicy.objects.get().mode == "invite"
-    assert LogEntry.objects.filter(object_id="1", change_message__contains="mode").exists()
+    assert LogEntry.objects.filter(object_id="1", change_message__icontains="mode").exists()
 
 
 def test_the_chat_page_links_staff_to_the_admin_and_everyone_to_their_account(client, alice):

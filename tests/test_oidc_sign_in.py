@@ -186,3 +186,9 @@ def test_a_deactivated_account_is_told_so_at_sign_in(client, alice):
     get_user_model().objects.filter(username="dora").update(is_active=False)
     response = _sso_sign_in(client)
     assert "This account is deactivated" in client.get(response.url).content.decode()
+
+
+def test_the_pages_let_forms_lead_to_the_provider(client, provider):
+    # Browsers apply the CSP form-action to a form's redirect: the SSO buttons need it.
+    policy = client.get("/login/")["Content-Security-Policy"]
+    assert f"form-action 'self' {provider.url}" in policy

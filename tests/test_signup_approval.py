@@ -9,7 +9,6 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 
 from accounts.models import AccountStatus, SignupPolicy
-from tests.wsclient import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,7 +49,7 @@ def test_a_new_account_waits_and_cannot_sign_in(client, alice):
     assert client.get("/").status_code == 302
 
 
-async def test_a_waiting_account_cannot_open_a_chat_socket(alice):
+async def test_a_waiting_account_cannot_open_a_chat_socket(sockets, alice):
     await sync_to_async(_policy)(SignupPolicy.Mode.APPROVAL)
     await sync_to_async(get_user_model().objects.create_user)("heidi", password="x" * 12)
     heidi = await get_user_model().objects.aget(username="heidi")
@@ -58,14 +57,12 @@ async def test_a_waiting_account_cannot_open_a_chat_socket(alice):
 
     await sync_to_async(services.signup_for_approval)(username="ivan", password="y" * 12)
     ivan = await get_user_model().objects.aget(username="ivan")
-    communicator, _ = await connect(ivan)
+    communicator, _ = await sockets.open(ivan)
     output = await communicator.receive_output(timeout=5)
     assert output == {"type": "websocket.close", "code": 4401}
-    await communicator.disconnect()
     # The same path lets an active account in.
-    communicator, connected = await connect(heidi)
+    _, connected = await sockets.open(heidi)
     assert connected
-    await communicator.disconnect()
 
 
 def test_approval_from_the_queue_lets_the_account_in_and_is_logged(client, admin_client, alice):

@@ -10,7 +10,6 @@ from django.test import Client
 
 from accounts.models import AccountStatus
 from tests.conftest import PASSWORD
-from tests.wsclient import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,19 +64,18 @@ def test_an_ordinary_password_reset_does_not_force_a_change(admin_client, alice)
     assert browser.get("/").status_code == 200
 
 
-async def test_the_chat_socket_refuses_a_temporary_password_session(alice):
+async def test_the_chat_socket_refuses_a_temporary_password_session(sockets, alice):
     from accounts import services
 
     await sync_to_async(services.user_set_temporary_password)(user=alice, password=TEMPORARY)
     browser = Client()
     await sync_to_async(_log_in)(browser)
     session_key = browser.cookies["sessionid"].value
-    communicator, _ = await connect(session_key=session_key)
+    communicator, _ = await sockets.open(session_key=session_key)
     assert await communicator.receive_output(timeout=5) == {
         "type": "websocket.close",
         "code": 4401,
     }
-    await communicator.disconnect()
 
 
 def test_a_user_changes_their_own_password_and_their_other_sessions_end(alice):
