@@ -20,6 +20,8 @@ def conversation_to_dict(conversation: Conversation) -> dict:
         "title": conversation.title,
         "model": conversation.model,
         "updated_at": iso(conversation.updated_at),
+        "pinned": conversation.pinned,
+        "archived": conversation.archived,
     }
 
 
