@@ -28,10 +28,18 @@ class Conversation(models.Model):
         ordering = ["-updated_at", "-id"]
         indexes = [
             models.Index(fields=["owner", "-updated_at"]),
-            # The sidebar's keyset pages (chat.selectors.conversations).
+            # The keyset pages of the sidebar and of the archive (chat.selectors.conversations).
+            # Partial rather than on `archived`: Django writes the filter as `NOT archived`,
+            # which SQLite uses an index for only when it is the index's own condition.
             models.Index(
-                fields=["owner", "archived", "-pinned", "-updated_at", "-id"],
+                fields=["owner", "-pinned", "-updated_at", "-id"],
+                condition=Q(archived=False),
                 name="chat_conv_sidebar_idx",
+            ),
+            models.Index(
+                fields=["owner", "-pinned", "-updated_at", "-id"],
+                condition=Q(archived=True),
+                name="chat_conv_archive_idx",
             ),
         ]
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,6 +17,7 @@ from chat.selectors.conversations import (
     Cursor,
     conversation_page_for_user,
 )
+from chat.views import FIRST_PAGE_SIZE
 
 pytestmark = pytest.mark.django_db
 
@@ -97,13 +97,16 @@ def test_the_chat_page_holds_one_page_in_the_same_queries_at_any_size(client, al
 
     def render(user) -> tuple[int, str]:
         client.force_login(user)
-        with CaptureQueriesContext(connection) as queries:
+        queries = []
+        with connection.execute_wrapper(
+            lambda run, sql, *args: queries.append(sql) or run(sql, *args)
+        ):
             html = client.get(reverse("chat:home")).content.decode()
         return len(queries), html
 
     small_queries, _ = render(alice)
     large_queries, html = render(bob)
 
-    assert small_queries == large_queries
-    assert html.count('class="conversation-item"') == PAGE_SIZE
+    assert small_queries == large_queries > 0
+    assert html.count('class="conversation-item"') == FIRST_PAGE_SIZE
     assert 'data-next="1~' not in html and 'data-next="0~' in html

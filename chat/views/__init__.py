@@ -23,10 +23,14 @@ def conversation_or_404(request: HttpRequest, conversation_id: int) -> Conversat
     return conversation
 
 
+# Enough to fill a tall sidebar; the pages after it hold PAGE_SIZE.
+FIRST_PAGE_SIZE = 30
+
+
 def _chat_page(request: HttpRequest, active: Conversation | None) -> HttpResponse:
     # One page, not the whole history: the rest comes as the sidebar scrolls
     # (static/chat/ui/sidebar.js), so the page stays small and its queries constant.
-    first_page = conversation_page_for_user(user=request.user)
+    first_page = conversation_page_for_user(user=request.user, size=FIRST_PAGE_SIZE)
     context = {
         "conversations": first_page.conversations,
         "next_cursor": first_page.next_cursor.encode() if first_page.next_cursor else "",

@@ -143,9 +143,9 @@ def test_the_sidebar_groups_by_date_and_loads_older_pages_on_scroll(page, live_a
     )
     log_in(page, live_app, "hoarder")
     items = page.locator(".conversation-item")
-    expect(items).to_have_count(50)
+    expect(items).to_have_count(30)
     expect(page.locator(".conversation-group").first).to_have_text("Today")
-    for expected in (100, 130):
+    for expected in (80, 130):
         items.last.scroll_into_view_if_needed()
         expect(items).to_have_count(expected)
     expect(page.locator("#conversation-more")).to_be_hidden()

@@ -1,0 +1,58 @@
+"""Django in this process on a fresh database, for the benchmarks that time selectors and
+pages without a server in between: a new SQLite file in a temporary DATA_DIR (the default), or
+the PostgreSQL database of --database-url, migrated either way."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def setup_django(database_url: str | None) -> None:
+    sys.path.insert(0, str(REPO))
+    os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="minimax-bench-")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "minimax_web.settings")
+    os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver"
+    os.environ.pop("REDIS_URL", None)
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
+    else:
+        os.environ.pop("DATABASE_URL", None)
+    import django
+    from django.conf import settings
+
+    django.setup()
+    # Pages render {% static %} without a collectstatic run.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def median_ms(action: Callable[[], object], runs: int) -> tuple[float, float, float]:
+    """Median, min and max wall time of `action` in milliseconds, after one warm-up run."""
+    action()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), min(times), max(times)
+
+
+def database_label() -> str:
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        return f"SQLite {connection.Database.sqlite_version}"
+    return f"PostgreSQL {connection.pg_version}"
