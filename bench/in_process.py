@@ -1,9 +1,11 @@
 """Django in this process on a fresh database, for the benchmarks that time selectors and
-pages without a server in between: a new SQLite file in a temporary DATA_DIR (the default), or
-the PostgreSQL database of --database-url, migrated either way."""
+pages without a server in between: a new SQLite file in a temporary DATA_DIR (the default), or,
+with --database-url, a new PostgreSQL database named after that one plus "_bench" (made like
+Django's test database, dropped at exit). Migrated either way."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import statistics
 import sys
@@ -35,8 +37,16 @@ def setup_django(database_url: str | None) -> None:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     from django.core.management import call_command
+    from django.db import connection
 
-    call_command("migrate", verbosity=0)
+    if connection.vendor == "postgresql":
+        # Never the database named in the URL: a new one, dropped when the bench ends.
+        original = connection.settings_dict["NAME"]
+        connection.settings_dict["TEST"]["NAME"] = f"{original}_bench"
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        atexit.register(connection.creation.destroy_test_db, original, verbosity=0)
+    else:
+        call_command("migrate", verbosity=0)
 
 
 def median_ms(action: Callable[[], object], runs: int) -> tuple[float, float, float]:

@@ -51,12 +51,14 @@ def test_answers_user_messages_and_titles_are_found(alice):
     assert "<mark>Kyoto</mark>" in title.title
 
 
-def test_every_word_must_match_each_as_a_word_prefix(alice):
+def test_every_word_must_match_and_the_last_one_as_a_prefix(alice):
     conversation = _conversation(alice)
-    both = _message(conversation, "deployment of the cluster")
-    _message(conversation, "deployment only")
+    both = _message(conversation, "deploy the cluster")
+    longer = _message(conversation, "deployment of the cluster")
+    _message(conversation, "deploy only")
 
     assert _hit_ids(alice, "deploy clust") == [both.pk]
+    assert set(_hit_ids(alice, "cluster deploy")) == {both.pk, longer.pk}
 
 
 def test_other_users_conversations_are_never_found(alice, bob):
