@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import ARTIFACTS, log_in
 from tests.liveserver import PASSWORD, REPO, manage
 
 pytestmark = pytest.mark.e2e
@@ -165,6 +165,7 @@ def test_a_share_link_opens_for_another_user_and_not_after_revoking(page, live_a
     page.check("#include-reasoning")
     page.click("#share-create")
     link = page.locator("#share-link").input_value()
+    page.screenshot(path=str(ARTIFACTS / "share-manage.png"), full_page=True)
 
     reader_context = browser.new_context()
     reader = reader_context.new_page()
@@ -175,6 +176,8 @@ def test_a_share_link_opens_for_another_user_and_not_after_revoking(page, live_a
         "Notes on Kyoto in autumn."
     )
     expect(reader.locator(".shared-reasoning")).to_contain_text("Thinking about Kyoto")
+    reader.locator(".shared-reasoning summary").click()
+    reader.screenshot(path=str(ARTIFACTS / "shared-page.png"), full_page=True)
 
     page.get_by_role("button", name="Revoke").click()
     expect(page.locator(".archive-item")).to_contain_text("revoked")
