@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from chat import search_index
 from chat.models import Conversation, Message
-from chat.selectors.search import highlight, query_words, search_for_user
+from chat.selectors.search import query_words, search_for_user
+from chat.selectors.snippets import Matcher, highlight_all, snippet
 from chat.services.conversations import conversation_rename
 
 pytestmark = pytest.mark.django_db
@@ -136,8 +137,16 @@ def test_a_table_rebuild_by_a_later_migration_does_not_lose_the_index(alice):
     assert search_index.repair(connection) is False
 
 
-def test_highlight_escapes_then_marks():
-    assert highlight("a<b> \x02hit\x03") == "a&lt;b&gt; <mark>hit</mark>"
+def test_snippets_escape_then_mark_whole_words_and_the_last_as_a_prefix():
+    matcher = Matcher.for_words(["cafe", "deplo"])
+
+    assert highlight_all("<b>Café</b> deployment", matcher) == (
+        "&lt;b&gt;<mark>Café</mark>&lt;/b&gt; <mark>deployment</mark>"
+    )
+    assert highlight_all("cafeteria", Matcher.for_words(["cafe", "x"])) == "cafeteria"
+    words = " ".join(f"w{i}" for i in range(100))
+    cut = snippet(words.replace("w50", "cafe"), matcher, words=10)
+    assert cut == "…w44 w45 w46 w47 w48 w49 <mark>cafe</mark> w51 w52 w53…"
 
 
 def test_the_search_page_works_without_javascript(client, alice):
