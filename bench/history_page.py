@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import time
 from datetime import timedelta
 
-from in_process import database_label, median_ms, setup_django
+from in_process import database_label, setup_django, summary
 
 SIZES = (10, 10_000)
 
@@ -39,26 +40,36 @@ def make_user(username: str, conversations: int):
     return user
 
 
-def measure(user, runs: int) -> dict:
-    from django.db import connection
+def logged_in_client(user):
     from django.test import Client
 
     client = Client()
     client.force_login(user)
+    return client
+
+
+def page_facts(client) -> dict:
+    from django.db import connection
+
     queries = []
     with connection.execute_wrapper(
         lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)
     ):
         response = client.get("/")
     assert response.status_code == 200
-    median, low, high = median_ms(lambda: client.get("/"), runs)
-    return {
-        "html_bytes": len(response.content),
-        "queries": len(queries),
-        "median_ms": round(median, 2),
-        "min_ms": round(low, 2),
-        "max_ms": round(high, 2),
-    }
+    return {"html_bytes": len(response.content), "queries": len(queries)}
+
+
+def timings(clients: dict, runs: int) -> dict:
+    """Each run times every user's page once, one after the other, so a busy machine slows
+    them alike and the difference between them stays visible."""
+    times = {size: [] for size in clients}
+    for _ in range(runs + 1):
+        for size, client in clients.items():
+            start = time.perf_counter()
+            client.get("/")
+            times[size].append((time.perf_counter() - start) * 1000)
+    return {size: summary(values[1:]) for size, values in times.items()}  # the first warms up
 
 
 def main() -> None:
@@ -67,7 +78,9 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     setup_django(args.database_url)
-    results = {size: measure(make_user(f"user{size}", size), args.runs) for size in SIZES}
+    clients = {size: logged_in_client(make_user(f"user{size}", size)) for size in SIZES}
+    measured = timings(clients, args.runs)
+    results = {size: {**page_facts(clients[size]), **measured[size]} for size in SIZES}
     report = {
         "database": database_label(),
         "python": platform.python_version(),

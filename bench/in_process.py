@@ -49,7 +49,7 @@ def setup_django(database_url: str | None) -> None:
         call_command("migrate", verbosity=0)
 
 
-def median_ms(action: Callable[[], object], runs: int) -> tuple[float, float, float]:
+def median_ms(action: Callable[[], object], runs: int) -> dict:
     """Median, min and max wall time of `action` in milliseconds, after one warm-up run."""
     action()
     times = []
@@ -57,7 +57,15 @@ def median_ms(action: Callable[[], object], runs: int) -> tuple[float, float, fl
         start = time.perf_counter()
         action()
         times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), min(times), max(times)
+    return summary(times)
+
+
+def summary(times_ms: list[float]) -> dict:
+    return {
+        "median_ms": round(statistics.median(times_ms), 2),
+        "min_ms": round(min(times_ms), 2),
+        "max_ms": round(max(times_ms), 2),
+    }
 
 
 def database_label() -> str:

@@ -136,16 +136,11 @@ def main() -> None:
     results = {}
     for label, query in queries(words).items():
         hits = search_for_user(user=user, query=query)
-        median, low, high = median_ms(
-            lambda q=query: search_for_user(user=user, query=q), args.runs
-        )
         results[label] = {
             "query": query,
             "message_hits": len(hits.messages),
             "title_hits": len(hits.titles),
-            "median_ms": round(median, 2),
-            "min_ms": round(low, 2),
-            "max_ms": round(high, 2),
+            **median_ms(lambda q=query: search_for_user(user=user, query=q), args.runs),
         }
     report = {
         "database": database_label(),
