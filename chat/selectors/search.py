@@ -144,11 +144,19 @@ def _sqlite(user_id: int, words: list[str]) -> tuple[list[tuple], list[tuple]]:
 
 # -- PostgreSQL full-text search --------------------------------------------------------------
 
+# The matches first, in one scan of the GIN index (MATERIALIZED keeps it one scan), then the
+# user's newest among them: joined the other way round, a planner with stale statistics probed
+# the index once per conversation of the user (a minute at 10,000 conversations).
 POSTGRES_MESSAGES = f"""
+WITH matches AS MATERIALIZED (
+    SELECT m.id FROM chat_message m
+    WHERE m.status <> 'streaming' AND {POSTGRES_MESSAGE_DOCUMENT} @@ to_tsquery('simple', %s)
+)
 SELECT m.id, m.conversation_id, c.title, m.role, m.created_at, m.content, m.reasoning
-FROM chat_message m JOIN chat_conversation c ON c.id = m.conversation_id
-WHERE m.status <> 'streaming' AND {POSTGRES_MESSAGE_DOCUMENT} @@ to_tsquery('simple', %s)
-  AND c.owner_id = %s
+FROM matches
+JOIN chat_message m ON m.id = matches.id
+JOIN chat_conversation c ON c.id = m.conversation_id
+WHERE c.owner_id = %s
 ORDER BY m.id DESC
 LIMIT {MESSAGE_HITS}
 """
