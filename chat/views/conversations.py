@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from chat.models import Conversation
 from chat.selectors.conversations import BadCursor, Cursor, conversation_page_for_user
 from chat.serializers import conversation_to_dict
 from chat.services import Refusal
@@ -53,7 +54,7 @@ def conversation_page(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _answer(request: HttpRequest, conversation: object) -> HttpResponse:
+def _answer(request: HttpRequest, conversation: Conversation) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"conversation": conversation_to_dict(conversation)})
     return back_to(request, reverse("chat:home"))

@@ -18,7 +18,8 @@ MAX_QUERY_CHARS = 200
 
 
 def message_url(conversation_id: int, message_id: int) -> str:
-    """The conversation, opened scrolled to the message (static/chat/app.js reads ?m=)."""
+    """The conversation, opened scrolled to the message (static/chat/app.js reads ?m=);
+    templates/chat/search.html builds the same address."""
     return f"{reverse('chat:conversation', args=[conversation_id])}?m={message_id}#m-{message_id}"
 
 
@@ -30,7 +31,7 @@ def search(request: HttpRequest) -> HttpResponse:
     results = search_for_user(user=request.user, query=query)
     if wants_json(request):
         return JsonResponse(_as_json(results))
-    return render(request, "chat/search.html", {"results": results, "message_url": message_url})
+    return render(request, "chat/search.html", {"results": results})
 
 
 def _as_json(results: SearchResults) -> dict:
