@@ -3,6 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from chat import services
 from chat.models import Conversation, Message, ProviderKey
@@ -39,12 +41,17 @@ class MessageInline(ReadOnlyAdminMixin, admin.StackedInline):
 
 @admin.register(Conversation)
 class ConversationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("title", "owner", "model", "updated_at", "created_at")
+    list_display = ("title", "owner_link", "model", "updated_at", "created_at")
     list_filter = ("model", "archived")
     search_fields = ("title", "owner__username")
     list_select_related = ("owner",)
     date_hierarchy = "updated_at"
     inlines = [MessageInline]
+
+    @admin.display(description="Owner", ordering="owner__username")
+    def owner_link(self, conversation: Conversation) -> str:
+        url = reverse("admin:auth_user_change", args=[conversation.owner_id])
+        return format_html('<a href="{}">{}</a>', url, conversation.owner)
 
 
 @admin.register(Message)

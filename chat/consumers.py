@@ -20,6 +20,7 @@ from chat.protocol.outbound import conversation_created_frame, error_frame
 from chat.protocol.texts import protocol_text
 from chat.ratelimit import TokenBucket
 from chat.selectors import conversation_get_for_user, message_get_for_user
+from usage.quota import QuotaExceeded
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ REFUSALS = {
     services.RateLimited: "rate_limited",
     services.TooManyGenerations: "too_many_generations",
     services.ShuttingDown: "shutting_down",
+    # Its code names the limit: quota_daily_tokens, quota_monthly_tokens, …
+    QuotaExceeded: None,
 }
 
 
@@ -40,7 +43,8 @@ def refusals_as_frame_errors(request_type: str) -> Iterator[None]:
     try:
         yield
     except tuple(REFUSALS) as exc:
-        raise FrameError(REFUSALS[type(exc)], request_type, **getattr(exc, "params", {})) from exc
+        code = REFUSALS[type(exc)] or exc.code
+        raise FrameError(code, request_type, **getattr(exc, "params", {})) from exc
 
 
 class ChatConsumer(AsyncWebsocketConsumer):

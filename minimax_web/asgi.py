@@ -18,6 +18,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from accounts.websocket import PasswordChangeRequiredGate  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from minimax_web import graceful_shutdown, ws_output_bound  # noqa: E402
 
@@ -28,7 +29,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(PasswordChangeRequiredGate(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

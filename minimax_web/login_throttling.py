@@ -12,6 +12,7 @@ import math
 from datetime import datetime
 
 from axes.attempts import get_cool_off_threshold
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
@@ -50,6 +51,28 @@ def _counters(request: HttpRequest, credentials: dict | None) -> list[tuple[Quer
     ]
 
 
+def _is_password_login(credentials: dict | None) -> bool:
+    # Django passes the credentials with the password's value masked, but the key stays.
+    return bool(credentials) and "password" in credentials
+
+
+class PasswordLoginThrottle(AxesStandaloneBackend):
+    """Axes' backend for password logins only. A single-sign-on callback carries a one-time
+    code bound to this browser's state and PKCE verifier, not a guessable secret; its
+    identity provider throttles the password guessing there."""
+
+    def authenticate(
+        self,
+        request: HttpRequest,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: object,
+    ) -> None:
+        if password is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
 class AccountAndAddressHandler(AxesDatabaseHandler):
     """Axes' database handler with a separate, higher limit per address.
 
@@ -58,6 +81,12 @@ class AccountAndAddressHandler(AxesDatabaseHandler):
     count is lowered by the difference between the two limits before the comparison, so it
     reaches AXES_FAILURE_LIMIT exactly when the address reaches LOGIN_FAILURES_PER_ADDRESS.
     """
+
+    def user_login_failed(
+        self, sender: object, credentials: dict, request: HttpRequest | None = None, **kwargs
+    ) -> None:
+        if _is_password_login(credentials):
+            super().user_login_failed(sender, credentials, request=request, **kwargs)
 
     def get_failures(self, request: HttpRequest, credentials: dict | None = None) -> int:
         (account, account_limit), (address, address_limit) = _counters(request, credentials)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 from minimax_web.env import (
     env_bool,
@@ -40,9 +41,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "channels",
     "axes",
+    "accounts",
     "chat",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -54,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as axes asks: turns a login it refused into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -162,11 +167,57 @@ if BEHIND_TLS_PROXY:
 # deploy checks for them only when the operator says so explicitly.
 SILENCED_SYSTEM_CHECKS = env_list("DJANGO_SILENCED_SYSTEM_CHECKS")
 
+# --- Accounts and single sign-on (README "Accounts and single sign-on") ----------------------
+# The sign-up policy (closed / invite / approval) is set in admin; these are the deploy-time
+# choices. LOCAL_PASSWORDS=false leaves single sign-on as the only way in.
+LOCAL_PASSWORDS = env_bool("LOCAL_PASSWORDS", True)
+OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env_str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env_str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_float("OIDC_TIMEOUT", 10.0, minimum=1.0)
+LOGIN_REDIRECT_URL_FAILURE = "/login/"
+if OIDC_ENABLED:
+    _missing = [
+        name
+        for name in (
+            "OIDC_RP_CLIENT_SECRET",
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+            "OIDC_OP_TOKEN_ENDPOINT",
+            "OIDC_OP_USER_ENDPOINT",
+        )
+        if not globals()[name]
+    ]
+    if OIDC_RP_SIGN_ALGO.startswith("RS") and not OIDC_OP_JWKS_ENDPOINT:
+        _missing.append("OIDC_OP_JWKS_ENDPOINT")
+    if _missing:
+        raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set; also set {', '.join(_missing)}")
+# Off by default, and dangerous unless the proxy is the only way to reach the app (README).
+TRUSTED_PROXY_USER_HEADER = env_str("TRUSTED_PROXY_USER_HEADER")
+if TRUSTED_PROXY_USER_HEADER:
+    # After the messages middleware: a refusal is told on the login page.
+    _messages_at = MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware")
+    MIDDLEWARE.insert(_messages_at + 1, "accounts.proxy_header.TrustedProxyHeaderMiddleware")
+if not LOCAL_PASSWORDS and not (OIDC_ENABLED or TRUSTED_PROXY_USER_HEADER):
+    raise ImproperlyConfigured(
+        "LOCAL_PASSWORDS=false needs another way in: OIDC_RP_CLIENT_ID or TRUSTED_PROXY_USER_HEADER"
+    )
+
 # --- Login throttling (django-axes; docs/architecture.md "Login throttling") ----------------
 # Axes' backend comes first: it refuses a locked-out login before the password is checked.
+# It throttles password logins only (single sign-on is throttled by the identity provider).
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "minimax_web.login_throttling.PasswordLoginThrottle",
+    *(["django.contrib.auth.backends.ModelBackend"] if LOCAL_PASSWORDS else []),
+    *(["accounts.oidc.PolicyOIDCBackend"] if OIDC_ENABLED else []),
+    *(["accounts.proxy_header.ProxyHeaderBackend"] if TRUSTED_PROXY_USER_HEADER else []),
 ]
 # Failures are counted per account (from any address: one account guessed from many addresses)
 # and per client address (for any account: one address spraying many accounts).

@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 
+from .recorder import CONTROL_PATHS, RequestRecorder
 from .responder import FakeResponse, respond
 from .scenarios import (
     AttemptCounter,
@@ -61,6 +62,7 @@ class FakeUpstreamServer:
         self.base = base
         self.stats = Stats()
         self.attempts = AttemptCounter()
+        self.recorder = RequestRecorder()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         _no_delay(writer)
@@ -84,10 +86,13 @@ class FakeUpstreamServer:
         )
 
     async def _respond(self, request: _HttpRequest) -> FakeResponse:
-        if request.method == "GET" and request.path.split("?", 1)[0] == "/stats":
-            body = json.dumps(asdict(self.stats)).encode()
-            headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
-            return FakeResponse(200, headers, _once(body))
+        path = request.path.split("?", 1)[0]
+        if request.method == "GET" and path == "/stats":
+            return _json_response(json.dumps(asdict(self.stats)).encode())
+        if request.method == "GET" and path == "/requests":
+            return _json_response(self.recorder.as_json())
+        if path not in CONTROL_PATHS:
+            self.recorder.record(request.method, request.path, request.body)
         return await respond(
             request.method, request.path, request.headers, request.body, self.base, self.attempts
         )
@@ -105,6 +110,11 @@ class FakeUpstreamServer:
             else:
                 self.stats.cancelled += 1
         return outcome
+
+
+def _json_response(body: bytes) -> FakeResponse:
+    headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
+    return FakeResponse(200, headers, _once(body))
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

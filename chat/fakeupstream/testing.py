@@ -33,7 +33,14 @@ class RunningFake:
         return f"http://127.0.0.1:{self.port}"
 
     def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.origin}/stats", timeout=5) as response:
+        return self._get_json("/stats")
+
+    def received(self) -> dict[str, Any]:
+        """The chat requests it received: {"total": n, "requests": [{method, path, model}]}."""
+        return self._get_json("/requests")
+
+    def _get_json(self, path: str) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.origin}{path}", timeout=5) as response:
             return json.load(response)
 
     def logs(self) -> str:

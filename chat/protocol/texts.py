@@ -27,6 +27,18 @@ PROTOCOL_TEXTS: dict[str, str] = {
     "too_many_generations": (
         "You have {limit} answers generating at once, the most allowed. Wait for one to end."
     ),
+    "quota_daily_tokens": (
+        "You have used {used:,} of your {limit:,} tokens for today, so this message was not "
+        "sent. Your daily budget resets at {reset_time}."
+    ),
+    "quota_monthly_tokens": (
+        "You have used {used:,} of your {limit:,} tokens for this month, so this message was "
+        "not sent. Your monthly budget resets at {reset_time}."
+    ),
+    "quota_requests_per_minute": (
+        "You may start {limit} answers a minute and have used them all, so this message was "
+        "not sent. Try again at {reset_time} (in {retry_after} s)."
+    ),
     "subscribe_rate_limited": "Too many conversation loads at once. Wait a moment.",
     "shutting_down": "The server is restarting. Send your message again in a few seconds.",
     "internal_error": "The server failed to handle that request.",
@@ -191,6 +203,34 @@ RETRY_REASONS: dict[str, str] = {
     "timeout_pool": "Too many requests in flight",
 }
 
+# Account pages and sign-in refusals (accounts/).
+ACCOUNT_TEXTS: dict[str, str] = {
+    "signup_closed": "New accounts are not being created here. Ask an administrator.",
+    "invite_invalid": (
+        "This invite link cannot be used: it was used already, it expired, or invites are "
+        "turned off. Ask the person who sent it for a new one."
+    ),
+    "sso_no_account": (
+        "Your sign-in worked, but you have no account here and new accounts are created by "
+        "administrators only. Ask an administrator to add you."
+    ),
+    "sso_invite_required": (
+        "Your sign-in worked, but accounts here are by invitation only. Open the invite link "
+        "you were sent and choose single sign-on there."
+    ),
+    "approval_pending": (
+        "Your account exists and waits for an administrator's approval. "
+        "You can sign in once it is approved."
+    ),
+    "account_inactive": "This account is deactivated. Ask an administrator.",
+    "sso_unreachable": (
+        "The sign-on provider did not answer as expected, so you are not signed in. "
+        "Try again in a moment; if it keeps happening, tell an administrator."
+    ),
+    "sessions_ended": "Signed out of {count} other session(s).",
+    "password_changed": "Your password is changed. Your other sessions were signed out.",
+}
+
 _FALLBACK = "Something went wrong ({code})."
 _FAILURE_FALLBACK = "The answer failed because of an unexpected error.{quote}"
 _RETRY_FALLBACK = "DashScope request failed"
@@ -216,6 +256,11 @@ def protocol_text(code: str, params: Mapping[str, Any] | None = None) -> str:
 
 def request_text(code: str, params: Mapping[str, Any] | None = None) -> str:
     template = REQUEST_TEXTS.get(code)
+    return _fill(template, params or {}) if template else _FALLBACK.format(code=code)
+
+
+def account_text(code: str, params: Mapping[str, Any] | None = None) -> str:
+    template = ACCOUNT_TEXTS.get(code)
     return _fill(template, params or {}) if template else _FALLBACK.format(code=code)
 
 

@@ -22,6 +22,9 @@ from chat.models import (
     ProviderKey,
 )
 from chat.selectors import user_active_generation_count, user_recent_generation_starts
+from usage import estimate
+from usage.quota import quota_check
+from usage.services import Settlement, attempt_reserve, attempts_interrupt, attempts_settle
 
 TITLE_LENGTH = 60
 
@@ -94,7 +97,14 @@ def conversation_interrupt_orphans(
     if stale_after is not None:
         cutoff = timezone.now() - stale_after
         orphans = orphans.filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=cutoff))
-    return orphans.update(status=Message.Status.INTERRUPTED, updated_at=timezone.now())
+    orphan_ids = list(orphans.values_list("pk", flat=True))
+    if not orphan_ids:
+        return 0
+    count = Message.objects.filter(pk__in=orphan_ids, status=Message.Status.STREAMING).update(
+        status=Message.Status.INTERRUPTED, updated_at=timezone.now()
+    )
+    attempts_interrupt(message_ids=orphan_ids)
+    return count
 
 
 RATE_WINDOW = timedelta(minutes=1)
@@ -117,9 +127,9 @@ def generation_limits_check(*, user_id: int) -> None:
 
 
 def generation_start_record(*, user_id: int) -> None:
-    """Check the limits and count one more upstream request, atomically across processes.
-    Call it inside the transaction that creates or resets the streaming row, so the row and
-    the count commit (or roll back) together."""
+    """Check the limits and quotas (usage.quota) and count one more upstream request,
+    atomically across processes. Call it inside the transaction that creates or resets the
+    streaming row, so the row and the count commit (or roll back) together."""
     # Joins the caller's transaction (no savepoint: a refusal ends it anyway).
     with transaction.atomic(savepoint=False):
         # Serialises the user's concurrent starts: a row lock on PostgreSQL; on SQLite the
@@ -127,6 +137,7 @@ def generation_start_record(*, user_id: int) -> None:
         if connection.features.has_select_for_update:
             get_user_model().objects.select_for_update().filter(pk=user_id).first()
         generation_limits_check(user_id=user_id)
+        quota_check(user_id=user_id)
         GenerationStart.objects.create(user_id=user_id)
 
 
@@ -140,6 +151,17 @@ def _assistant_placeholder(*, conversation: Conversation, demo: bool) -> Message
         demo=demo,
         started_at=now,
         heartbeat_at=now,
+    )
+
+
+def _reserve(assistant: Message, *, demo: bool, reserved_tokens: int) -> None:
+    """Hold the answer's estimated tokens against the owner's budget until it ends."""
+    attempt_reserve(
+        user_id=assistant.conversation.owner_id,
+        message_id=assistant.pk,
+        model=assistant.conversation.model,
+        demo=demo,
+        reserved_tokens=reserved_tokens,
     )
 
 
@@ -161,6 +183,11 @@ def message_send(
                 conversation=conversation, role=Message.Role.USER, content=text
             )
             assistant = _assistant_placeholder(conversation=conversation, demo=demo)
+            _reserve(
+                assistant,
+                demo=demo,
+                reserved_tokens=estimate.text_tokens(text) + estimate.PER_MESSAGE,
+            )
             now = timezone.now()
             Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
     except IntegrityError as exc:
@@ -226,6 +253,8 @@ def message_reset_for_retry(*, message: Message, demo: bool) -> Message:
             )
             if not changed:
                 raise NotRetryable
+            # The answer's last prompt is the best guess of this one's.
+            _reserve(message, demo=demo, reserved_tokens=message.prompt_tokens or 1)
     except IntegrityError as exc:
         raise ConversationBusy from exc
     message.refresh_from_db()
@@ -240,10 +269,16 @@ def message_checkpoint(*, message_id: int, fields: dict) -> bool:
     return Message.objects.filter(pk=message_id, stop_requested=True).exists()
 
 
-def message_finish(*, message_id: int, fields: dict) -> Message:
-    Message.objects.filter(pk=message_id).update(
-        heartbeat_at=timezone.now(), updated_at=timezone.now(), **fields
-    )
+def message_finish(
+    *, message_id: int, fields: dict, settlement: Settlement | None = None
+) -> Message:
+    """The final save of an answer, with its usage settled in the same transaction."""
+    with transaction.atomic():
+        Message.objects.filter(pk=message_id).update(
+            heartbeat_at=timezone.now(), updated_at=timezone.now(), **fields
+        )
+        if settlement is not None:
+            attempts_settle(message_id=message_id, settlement=settlement)
     message = Message.objects.select_related("conversation").get(pk=message_id)
     Conversation.objects.filter(pk=message.conversation_id).update(updated_at=timezone.now())
     return message

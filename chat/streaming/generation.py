@@ -43,6 +43,8 @@ from chat.upstream import (
     stream_chat_with_retries,
 )
 from chat.upstream_config import ResolvedUpstream
+from usage.services import Settlement
+from usage.settlement import answer_settlement
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ class Generation:
         self._usage: Usage | None = None
         self._finish: Finish | None = None
         self._failure: Failure | None = None
+        # The codes of the attempts that failed before the first token (usage records them).
+        self._failed_attempts: list[str] = []
         # The latest automatic retry and when its wait ends (monotonic), until a delta arrives.
         self._retrying: tuple[Retrying, float] | None = None
         self._stop_requested = False
@@ -191,6 +195,7 @@ class Generation:
                     self._apply(event)
 
     async def _announce_retry(self, event: Retrying) -> None:
+        self._failed_attempts.append(event.failure.code)
         self._retrying = (event, time.monotonic() + event.delay_seconds)
         frame = retrying_frame(
             conversation_id=self.conversation_id,
@@ -342,17 +347,34 @@ class Generation:
             conversation_updated_frame(conversation=message.conversation),
         )
 
+    def _settlement(self, fields: dict) -> Settlement:
+        return answer_settlement(
+            outcome=fields["status"],
+            error_code=fields.get("error_code", ""),
+            reported=self._usage,
+            messages=self.request.messages,
+            reasoning=fields["reasoning"],
+            content=fields["content"],
+            model=self.request.model,
+            provider_key_id=self.resolved.provider_key_id,
+            earlier_failures=self._failed_attempts,
+        )
+
     async def _save_final(self, fields: dict) -> Message:
-        """The final save, retried while the database is briefly locked or unreachable."""
+        """The final save, retried while the database is briefly locked or unreachable. The
+        usage is settled in it, before `end`: the next send of the user sees the real usage."""
+        settlement = self._settlement(fields)
         for delay in FINAL_SAVE_RETRY_DELAYS:
             try:
                 return await db_async(services.message_finish)(
-                    message_id=self.message_id, fields=fields
+                    message_id=self.message_id, fields=fields, settlement=settlement
                 )
             except DatabaseError:
                 log.warning("generation %s: final save failed, retrying", self.message_id)
                 await asyncio.sleep(delay)
-        return await db_async(services.message_finish)(message_id=self.message_id, fields=fields)
+        return await db_async(services.message_finish)(
+            message_id=self.message_id, fields=fields, settlement=settlement
+        )
 
 
 def _error_params(failure: Failure) -> dict:

@@ -1,19 +1,17 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
-from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from chat.models import MODEL_CHOICES, Conversation
 from chat.selectors import conversation_get_for_user
 from chat.selectors.conversations import conversation_page_for_user
+from usage.quota import tightest_budget
 
 
 def conversation_or_404(request: HttpRequest, conversation_id: int) -> Conversation:
@@ -37,6 +35,7 @@ def _chat_page(request: HttpRequest, active: Conversation | None) -> HttpRespons
         "active_conversation": active,
         "model_choices": MODEL_CHOICES,
         "max_message_chars": settings.MAX_MESSAGE_CHARS,
+        "tightest_budget": tightest_budget(user_id=request.user.pk),
     }
     return render(request, "chat/chat.html", context)
 
@@ -51,34 +50,6 @@ def home(request: HttpRequest) -> HttpResponse:
 @never_cache
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return _chat_page(request, conversation_or_404(request, conversation_id))
-
-
-def _no_users_yet() -> bool:
-    return not get_user_model().objects.exists()
-
-
-class ChatLoginView(LoginView):
-    redirect_authenticated_user = True
-
-    def get_context_data(self, **kwargs: object) -> dict:
-        return {**super().get_context_data(**kwargs), "first_run": _no_users_yet()}
-
-
-@never_cache
-def first_run_setup(request: HttpRequest) -> HttpResponse:
-    """Create the first account (an administrator). Gone as soon as any user exists, so it
-    cannot be used to add accounts later."""
-    if not _no_users_yet():
-        return redirect("login")
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save(commit=False)
-        user.is_staff = True
-        user.is_superuser = True
-        user.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("chat:home")
-    return render(request, "chat/setup.html", {"form": form})
 
 
 @require_GET

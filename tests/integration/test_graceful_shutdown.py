@@ -116,7 +116,9 @@ async def test_an_answer_cut_by_shutdown_is_saved_as_interrupted_with_all_text_s
             "content": answer.content,
             "error_code": "server_shutdown",
         }
-        assert exited_after < drain + 3, exited_after
+        # Far below the answer's own length (half a minute or more at 20 tokens/s): the drain
+        # was not waited out by the answer. The margin absorbs process start-up on a loaded machine.
+        assert exited_after < drain + 10, exited_after
         assert "interrupted 1 unfinished answer" in app.logs()
 
 

@@ -158,7 +158,10 @@ async def test_a_redis_restart_mid_answer_loses_no_text(tmp_path, private_redis,
 
             await subscribe()
             while follower.message is None or not follower.message["reasoning"]:
-                assert not follower.apply(await tab.receive()), "no gap before the restart"
+                # A delta may overtake the first snapshot (the sending socket is already in the
+                # group); the subscribe above answers that. After it, nothing may be missed.
+                gap = follower.apply(await tab.receive())
+                assert not (gap and follower.snapshots), "no gap before the restart"
 
             private_redis.restart(down_for)
 
