@@ -36,7 +36,22 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-updated_at", "-id"]
-        indexes = [models.Index(fields=["owner", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"]),
+            # The keyset pages of the sidebar and of the archive (chat.selectors.conversations).
+            # Partial rather than on `archived`: Django writes the filter as `NOT archived`,
+            # which SQLite uses an index for only when it is the index's own condition.
+            models.Index(
+                fields=["owner", "-pinned", "-updated_at", "-id"],
+                condition=Q(archived=False),
+                name="chat_conv_sidebar_idx",
+            ),
+            models.Index(
+                fields=["owner", "-pinned", "-updated_at", "-id"],
+                condition=Q(archived=True),
+                name="chat_conv_archive_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -115,6 +130,26 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} #{self.pk}"
+
+
+class ConversationShare(models.Model):
+    """A read-only snapshot of a conversation behind a link. Only the token's SHA-256 is
+    stored, so the database alone cannot open a share; revoking keeps the row as a record."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="shares")
+    token_hash = models.CharField(max_length=64, unique=True)
+    title = models.CharField(max_length=200)
+    include_reasoning = models.BooleanField(default=False)
+    # [{"role", "content", "reasoning", "model", "created_at"}], copied when the link was made.
+    messages = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"share of {self.conversation_id}"
 
 
 class GenerationStart(models.Model):

@@ -21,6 +21,8 @@ def conversation_to_dict(conversation: Conversation) -> dict:
         "model": conversation.model,
         "search": conversation.enable_search,
         "updated_at": iso(conversation.updated_at),
+        "pinned": conversation.pinned,
+        "archived": conversation.archived,
     }
 
 

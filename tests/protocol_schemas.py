@@ -34,7 +34,15 @@ ERROR_CODES = {
 }
 STATUSES = {"streaming", "complete", "stopped", "failed", "interrupted"}
 
-CONVERSATION = {"id": INT, "title": STR, "model": STR, "search": BOOL, "updated_at": OPT_STR}
+CONVERSATION = {
+    "id": INT,
+    "title": STR,
+    "model": STR,
+    "search": BOOL,
+    "updated_at": OPT_STR,
+    "pinned": BOOL,
+    "archived": BOOL,
+}
 SOURCE = {"index": INT, "title": STR, "url": STR, "site_name": STR, "icon": STR}
 MESSAGE_ERROR = {
     "code": STR,
@@ -86,6 +94,8 @@ FRAMES: dict[str, dict[str, Any]] = {
     "history": {"conversation_id": INT, "messages": [MESSAGE], "has_more": BOOL},
     "conversation.created": {"conversation": CONVERSATION, "client_id": ("optional", OPT_STR)},
     "conversation.updated": {"conversation": CONVERSATION},
+    "conversation.deleted": {"id": INT},
+    "conversations.cleared": {},
     "messages.added": {"conversation_id": INT, "messages": [MESSAGE]},
     "message.reset": {"conversation_id": INT, "message": MESSAGE},
     "delta": {

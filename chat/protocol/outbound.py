@@ -38,6 +38,16 @@ def conversation_updated_frame(*, conversation: Conversation) -> dict:
     return {"type": "conversation.updated", "conversation": conversation_to_dict(conversation)}
 
 
+def conversation_deleted_frame(*, conversation_id: int) -> dict:
+    # `id`, not `conversation_id`: sockets drop frames whose conversation_id is not the one
+    # they show, and every tab of the user must hear of this one.
+    return {"type": "conversation.deleted", "id": conversation_id}
+
+
+def conversations_cleared_frame() -> dict:
+    return {"type": "conversations.cleared"}
+
+
 def messages_added_frame(*, conversation_id: int, messages: list[Message]) -> dict:
     return {
         "type": "messages.added",

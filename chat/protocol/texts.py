@@ -48,6 +48,16 @@ PROTOCOL_TEXTS: dict[str, str] = {
     "internal_error": "The server failed to handle that request.",
 }
 
+# Refusals of the history, search and share pages and their JSON endpoints (chat.views).
+REQUEST_TEXTS: dict[str, str] = {
+    "empty_title": "A title cannot be empty.",
+    "title_too_long": "A title can have at most {limit} characters; this one has {length}.",
+    "bad_cursor": "That page link is not valid. Reload the page.",
+    "not_found": "That conversation does not exist.",
+    "share_not_found": "This shared link does not exist or was revoked by its owner.",
+    "bad_request": "The request was not understood: {detail}",
+}
+
 # How an answer failed, by Failure kind (chat.upstream.errors.KINDS, plus the app's own
 # internal_error and server_shutdown). Say what happened and what to do. {quote} becomes
 # ' DashScope said: “…”.' when the upstream sent a message, else nothing.
@@ -259,6 +269,11 @@ def _fill(template: str, params: Mapping[str, Any]) -> str:
 
 def protocol_text(code: str, params: Mapping[str, Any] | None = None) -> str:
     template = PROTOCOL_TEXTS.get(code)
+    return _fill(template, params or {}) if template else _FALLBACK.format(code=code)
+
+
+def request_text(code: str, params: Mapping[str, Any] | None = None) -> str:
+    template = REQUEST_TEXTS.get(code)
     return _fill(template, params or {}) if template else _FALLBACK.format(code=code)
 
 

@@ -4,6 +4,8 @@
 import { MessageList } from "./messages.js";
 import { SearchToggle } from "./search.js";
 import { ChatSocket } from "./socket.js";
+import { SidebarSearch } from "./ui/search.js";
+import { Sidebar } from "./ui/sidebar.js";
 
 const RESYNC_WAIT_MS = 3000;
 const RESYNC_MIN_INTERVAL_MS = 1000;
@@ -24,6 +26,7 @@ const config = {
   loginUrl: body.dataset.loginUrl || "/login/",
   searchSources: body.dataset.searchSources === "true",
   sourceIcons: body.dataset.sourceIcons === "true",
+  homeUrl: body.dataset.homeUrl || "/",
 };
 
 const dom = {
@@ -35,6 +38,14 @@ const dom = {
   drawerClose: $("#drawer-close"),
   conversationList: $("#conversation-list"),
   conversationEmpty: $("#conversation-empty"),
+  conversationMore: $("#conversation-more"),
+  conversationNav: $("#conversation-nav"),
+  conversationMenu: $("#conversation-menu"),
+  deleteDialog: $("#delete-dialog"),
+  searchForm: $("#sidebar-search"),
+  searchInput: $("#sidebar-search-input"),
+  searchResults: $("#search-results"),
+  archiveLink: $("#archive-link"),
   title: $("#conversation-title"),
   model: $("#conversation-model"),
   status: $("#connection-status"),
@@ -63,6 +74,9 @@ let pendingSend = null; // {clientId, content, at} until messages.added or an er
 let awaitingSnapshot = 0; // time the last subscribe was sent, 0 when none is outstanding
 let lastFrameAt = performance.now();
 let stickToBottom = true;
+// A search result opens its conversation at one message (?m=<id>): older pages load until it
+// is there, then the view goes to it instead of to the bottom.
+let targetMessageId = Number(new URLSearchParams(window.location.search).get("m")) || null;
 
 function conversationUrl(id) {
   const url = config.urlTemplate.replace(/\/0\/$/, `/${id}/`);
@@ -205,13 +219,13 @@ function onFrame(frame) {
       if (!olderShown) showLoadEarlier(Boolean(frame.has_more));
       if (wanted && list.generating) resync();
       showEmptyState(list.size === 0);
-      if (first) scrollToBottom();
+      if (first && !revealTarget(Boolean(frame.has_more))) scrollToBottom();
       break;
     }
     case "conversation.created": {
       const conversation = frame.conversation;
       if (!conversation) return;
-      upsertSidebarItem(conversation, true);
+      sidebar.upsert(conversation);
       if (pendingSend && frame.client_id && frame.client_id === pendingSend.clientId) {
         adoptConversation(conversation);
       }
@@ -219,8 +233,18 @@ function onFrame(frame) {
     }
     case "conversation.updated": {
       if (!frame.conversation) return;
-      upsertSidebarItem(frame.conversation, true);
+      sidebar.upsert(frame.conversation);
       if (frame.conversation.id === conversationId) showConversation(frame.conversation);
+      break;
+    }
+    case "conversation.deleted": {
+      sidebar.remove(frame.id);
+      leaveIfGone(frame.id);
+      break;
+    }
+    case "conversations.cleared": {
+      sidebar.clear();
+      leaveIfGone(conversationId);
       break;
     }
     case "messages.added": {
@@ -252,6 +276,7 @@ function onFrame(frame) {
       list.prepend(frame.messages || []);
       dom.scroller.scrollTop = dom.scroller.scrollHeight - fromBottom; // keep the reader's place
       showLoadEarlier(Boolean(frame.has_more));
+      revealTarget(Boolean(frame.has_more));
       break;
     }
     case "retrying": {
@@ -294,13 +319,40 @@ function showLoadEarlier(hasMore) {
   dom.loadEarlierButton.disabled = false;
 }
 
-dom.loadEarlierButton.addEventListener("click", () => {
+function loadEarlier() {
   const before = list.firstId();
   if (conversationId === null || before === null) return;
   if (socket.send({ type: "history", conversation_id: conversationId, before_id: before })) {
     dom.loadEarlierButton.disabled = true;
   }
-});
+}
+
+dom.loadEarlierButton.addEventListener("click", loadEarlier);
+
+/** Go to the message a search result named, loading older pages until it is there. Returns
+ * whether the view is (or will be) placed by it rather than at the bottom. */
+function revealTarget(hasMore) {
+  if (targetMessageId === null) return false;
+  const node = dom.messages.querySelector(`[data-message-id="${targetMessageId}"]`);
+  if (node) {
+    targetMessageId = null;
+    stickToBottom = false;
+    node.classList.add("is-search-target");
+    node.scrollIntoView({ block: "start" });
+    return true;
+  }
+  const older = hasMore && list.firstId() !== null && list.firstId() > targetMessageId;
+  if (older) loadEarlier();
+  else targetMessageId = null; // not in this conversation (or on another branch): stay put
+  return older;
+}
+
+/** The conversation on screen was deleted (here or in another tab): say so, start afresh. */
+function leaveIfGone(id) {
+  if (id === null || id !== conversationId) return;
+  toast("This conversation was deleted.");
+  window.location.assign(config.homeUrl);
+}
 
 function showConversation(conversation) {
   const title = conversation.title || "New chat";
@@ -318,38 +370,7 @@ function adoptConversation(conversation) {
   window.history.replaceState(null, "", conversationUrl(conversation.id));
   if (dom.modelPickerWrap) dom.modelPickerWrap.remove();
   showConversation(conversation);
-  markActive(conversation.id);
-}
-
-function markActive(id) {
-  for (const link of dom.conversationList.querySelectorAll("a[data-conversation-id]")) {
-    const active = Number(link.dataset.conversationId) === id;
-    link.classList.toggle("is-active", active);
-    if (active) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
-  }
-}
-
-function upsertSidebarItem(conversation, toTop) {
-  const id = conversation.id;
-  let link = dom.conversationList.querySelector(`a[data-conversation-id="${id}"]`);
-  if (!link) {
-    const item = document.createElement("li");
-    link = document.createElement("a");
-    link.className = "conversation-link";
-    link.href = conversationUrl(id);
-    link.dataset.conversationId = String(id);
-    item.append(link);
-    dom.conversationList.prepend(item);
-  } else if (toTop && link.parentElement !== dom.conversationList.firstElementChild) {
-    dom.conversationList.prepend(link.parentElement);
-  }
-  const title = conversation.title || "New chat";
-  link.textContent = title;
-  link.title = title;
-  if (conversation.updated_at) link.dataset.updatedAt = conversation.updated_at;
-  dom.conversationEmpty.hidden = true;
-  if (id === conversationId) markActive(id);
+  sidebar.setActive(conversation.id);
 }
 
 // --- composer ----------------------------------------------------------------------------------
@@ -509,6 +530,27 @@ function toast(message, code) {
   while (dom.toasts.children.length > 3) dom.toasts.firstElementChild.remove();
   setTimeout(() => item.remove(), TOAST_MS);
 }
+
+// --- sidebar ------------------------------------------------------------------------------------
+
+const sidebar = new Sidebar({
+  list: dom.conversationList,
+  empty: dom.conversationEmpty,
+  more: dom.conversationMore,
+  nav: dom.conversationNav,
+  menu: dom.conversationMenu,
+  dialog: dom.deleteDialog,
+  toast,
+  onRemoved: leaveIfGone,
+});
+sidebar.setActive(conversationId);
+
+new SidebarSearch({
+  form: dom.searchForm,
+  input: dom.searchInput,
+  results: dom.searchResults,
+  hideWhileSearching: [dom.conversationList, dom.conversationMore, dom.archiveLink],
+});
 
 // --- phone drawer -------------------------------------------------------------------------------
 

@@ -7,16 +7,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from chat.models import Conversation, GenerationStart, Message
-
-
-def conversation_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Conversation]:
-    return Conversation.objects.filter(owner=user, archived=False).only(
-        "id", "title", "model", "updated_at", "pinned"
-    )
 
 
 def conversation_get_for_user(

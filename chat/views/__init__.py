@@ -9,22 +9,31 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from chat.models import Conversation
-from chat.selectors import conversation_get_for_user, conversation_list_for_user
+from chat.selectors import conversation_get_for_user
+from chat.selectors.conversations import conversation_page_for_user
 from chat.upstream_config import models_on_offer, search_sources_available
 from usage.quota import tightest_budget
 
 
-def _get_conversation_for_user(request: HttpRequest, conversation_id: int) -> Conversation:
+def conversation_or_404(request: HttpRequest, conversation_id: int) -> Conversation:
     conversation = conversation_get_for_user(user=request.user, conversation_id=conversation_id)
     if conversation is None:
         raise Http404("No such conversation")
     return conversation
 
 
+# Enough to fill a tall sidebar; the pages after it hold PAGE_SIZE.
+FIRST_PAGE_SIZE = 30
+
+
 def _chat_page(request: HttpRequest, active: Conversation | None) -> HttpResponse:
     models = models_on_offer()
+    # One page, not the whole history: the rest comes as the sidebar scrolls
+    # (static/chat/ui/sidebar.js), so the page stays small and its queries constant.
+    first_page = conversation_page_for_user(user=request.user, size=FIRST_PAGE_SIZE)
     context = {
-        "conversations": conversation_list_for_user(user=request.user),
+        "conversations": first_page.conversations,
+        "next_cursor": first_page.next_cursor.encode() if first_page.next_cursor else "",
         "active_conversation": active,
         "model_choices": [(name, name) for name in models],
         "search_sources": search_sources_available(active.model if active else models[0]),
@@ -44,7 +53,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    return _chat_page(request, _get_conversation_for_user(request, conversation_id))
+    return _chat_page(request, conversation_or_404(request, conversation_id))
 
 
 @require_GET
